@@ -1,0 +1,153 @@
+"""The `polyteam` command line: commands only, no logic (DESIGN §5).
+
+Each command parses its options, calls one library function and renders. Library modules
+are imported inside the commands so that `polyteam --help` starts fast. Only `main()` turns
+polyteam's errors into exit statuses: 2 configuration/usage, 3 budget, 1 anything else.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="A small AI software team where every Role and every Action runs on its own LLM.",
+    pretty_exceptions_enable=False,
+)
+
+ConfigDir = Annotated[
+    Optional[Path],  # noqa: UP045 - typer needs Optional here
+    typer.Option("--config-dir", help="Folder with config.yaml and multi_llm_config.yaml."),
+]
+
+
+@app.command()
+def routes(
+    config_dir: ConfigDir = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the routes as JSON.")] = False,
+) -> None:
+    """Show which LLM serves every Role/Action, and why."""
+    from polyteam.commands import routes as cmd
+
+    cmd.run(config_dir=config_dir, as_json=as_json)
+
+
+@app.command()
+def check(
+    config_dir: ConfigDir = None,
+    ping: Annotated[bool, typer.Option("--ping", help="Send a tiny request to each routed endpoint.")] = False,
+) -> None:
+    """Validate the configuration (and with --ping, reach every routed endpoint)."""
+    from polyteam.commands import check as cmd
+
+    cmd.run(config_dir=config_dir, ping=ping)
+
+
+@app.command()
+def ask(
+    prompt: Annotated[str, typer.Argument(help="The prompt to send.")],
+    role: Annotated[str, typer.Option("--role", help="Role whose route to use.")] = "ProductManager",
+    action: Annotated[str, typer.Option("--action", help="Action whose route to use.")] = "WritePRD",
+    config_dir: ConfigDir = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the reply and its metadata as JSON.")] = False,
+) -> None:
+    """Send one prompt routed exactly as ROLE/ACTION would be."""
+    from polyteam.commands import ask as cmd
+
+    cmd.run(prompt=prompt, role=role, action=action, config_dir=config_dir, as_json=as_json)
+
+
+@app.command()
+def run(
+    requirement: Annotated[Optional[str], typer.Argument(help="The one-line requirement.")] = None,  # noqa: UP045
+    workdir: Annotated[Path, typer.Option("--workdir", help="Where projects are written.")] = Path("workspace"),
+    config_dir: ConfigDir = None,
+    budget: Annotated[Optional[float], typer.Option("--budget", help="USD cap for this run.")] = None,  # noqa: UP045
+    review_k: Annotated[Optional[int], typer.Option("--review-k", help="Code review rounds (0: off).")] = None,  # noqa: UP045
+    resume: Annotated[Optional[Path], typer.Option("--resume", help="Continue a stopped run.")] = None,  # noqa: UP045
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing project folder.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", help="Only the final summary.")] = False,
+) -> None:
+    """Run the team on REQUIREMENT and write the project."""
+    from polyteam.commands import run as cmd
+
+    cmd.run(
+        requirement=requirement,
+        workdir=workdir,
+        config_dir=config_dir,
+        budget=budget,
+        review_k=review_k,
+        resume=resume,
+        overwrite=overwrite,
+        quiet=quiet,
+    )
+
+
+@app.command()
+def report(
+    project: Annotated[Path, typer.Argument(help="A project folder written by `polyteam run`.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+    html: Annotated[Optional[Path], typer.Option("--html", help="Write a self-contained HTML page.")] = None,  # noqa: UP045
+) -> None:
+    """Cost, tokens, calls and latency by Role, Action and model, from the ledger."""
+    from polyteam.commands import report as cmd
+
+    cmd.run(project=project, as_json=as_json, html=html)
+
+
+@app.command()
+def emulate(
+    port: Annotated[int, typer.Option("--port", help="Port on 127.0.0.1 (0: any free port).")] = 8765,
+    host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
+    latency_ms: Annotated[int, typer.Option("--latency-ms", help="Delay before each reply.")] = 0,
+    faults: Annotated[Optional[str], typer.Option("--faults", help="Fault spec, see docs.")] = None,  # noqa: UP045
+    log: Annotated[Optional[Path], typer.Option("--log", help="Append one JSON line per request.")] = None,  # noqa: UP045
+    responder: Annotated[str, typer.Option("--responder", help="echo | team")] = "echo",
+) -> None:
+    """Serve the openai, anthropic, zhipu and spark wire protocols locally."""
+    from polyteam.commands import emulate as cmd
+
+    cmd.run(port=port, host=host, latency_ms=latency_ms, faults=faults, log=log, responder=responder)
+
+
+def main() -> None:
+    """Entry point: run the app and map polyteam's errors onto exit statuses."""
+    from polyteam.errors import BudgetExceededError, ConfigError, PolyteamError
+
+    try:
+        app(standalone_mode=False)
+    except ConfigError as exc:
+        from polyteam.redact import redact
+
+        for issue in exc.issues:
+            print(redact(str(issue)), file=sys.stderr)
+        sys.exit(2)
+    except BudgetExceededError as exc:
+        from polyteam.redact import redact
+
+        print(f"polyteam: {redact(str(exc))}", file=sys.stderr)
+        sys.exit(3)
+    except PolyteamError as exc:
+        from polyteam.redact import redact
+
+        print(f"polyteam: {redact(str(exc))}", file=sys.stderr)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        print("polyteam: interrupted", file=sys.stderr)
+        sys.exit(130)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        sys.exit(130)
+    except (typer.BadParameter, __import__("click").ClickException) as exc:
+        exc.show()
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

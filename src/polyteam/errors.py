@@ -1,0 +1,157 @@
+"""The one exception hierarchy of polyteam.
+
+    PolyteamError
+    ├── ConfigError                 a list of ConfigIssue, found before any LLM call (exit 2)
+    ├── ProviderError               llm, provider, base_url; never a key
+    │   ├── AuthError               401/403, bad signature            not retried, fallback
+    │   ├── RateLimitError          429, retry_after                  retried
+    │   ├── QuotaExhaustedError     insufficient_quota, 1113, 11201   not retried, fallback
+    │   ├── ContextTooLongError     prompt over the window            not retried, fallback
+    │   ├── ContentFilteredError    provider's audit refused          not retried, fallback
+    │   ├── BadRequestError         400/422                           not retried, fallback
+    │   ├── ServerError             5xx, 529 overloaded               retried
+    │   └── TransportError          timeout, refused, dropped stream  retried
+    ├── FallbackExhaustedError      every LLM of a chain failed; holds each error
+    ├── BudgetExceededError         the next call could cross MAX_BUDGET (exit 3)
+    ├── MalformedReplyError         a reply that no repair or re-ask made valid
+    └── UnsafePathError             a file name from a model that leaves the project
+
+Wrappers decide by class (`retryable`), never by message text or status code.
+Messages never contain secrets: providers build them from status, error type and the
+provider's own message, and `polyteam.redact` scrubs every string that leaves the process.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+
+class PolyteamError(Exception):
+    """Base of every error polyteam raises on purpose."""
+
+
+@dataclass(frozen=True)
+class ConfigIssue:
+    """One configuration problem, printed as one line: `file: key: problem; fix`."""
+
+    file: str
+    key: str
+    problem: str
+    fix: str = ""
+
+    def __str__(self) -> str:
+        text = f"{self.file}: {self.key}: {self.problem}" if self.key else f"{self.file}: {self.problem}"
+        return f"{text}; {self.fix}" if self.fix else text
+
+
+class ConfigError(PolyteamError):
+    """Every configuration problem found in one pass."""
+
+    def __init__(self, issues: list[ConfigIssue]) -> None:
+        self.issues = list(issues)
+        super().__init__("\n".join(str(i) for i in self.issues))
+
+
+class ProviderError(PolyteamError):
+    """A call to one LLM endpoint failed."""
+
+    retryable: ClassVar[bool] = False
+    #: a short stable name recorded in the ledger (`error` field)
+    kind: ClassVar[str] = "provider_error"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        llm: str = "",
+        provider: str = "",
+        base_url: str = "",
+        status: int | None = None,
+        code: str | None = None,
+    ) -> None:
+        self.message = message
+        self.llm = llm
+        self.provider = provider
+        self.base_url = base_url
+        self.status = status
+        self.code = code
+        super().__init__(message)
+
+    def __str__(self) -> str:
+        where = f"{self.llm} ({self.provider} at {self.base_url})" if self.llm else self.base_url
+        status = f" HTTP {self.status}" if self.status else ""
+        code = f" [{self.code}]" if self.code else ""
+        return f"{where}: {self.kind}{status}{code}: {self.message}"
+
+
+class AuthError(ProviderError):
+    kind = "auth"
+
+
+class RateLimitError(ProviderError):
+    retryable = True
+    kind = "rate_limited"
+
+    def __init__(self, message: str, *, retry_after: float | None = None, **kw: object) -> None:
+        super().__init__(message, **kw)  # type: ignore[arg-type]
+        self.retry_after = retry_after
+
+
+class QuotaExhaustedError(ProviderError):
+    kind = "quota_exhausted"
+
+
+class ContextTooLongError(ProviderError):
+    kind = "context_too_long"
+
+
+class ContentFilteredError(ProviderError):
+    kind = "content_filtered"
+
+
+class BadRequestError(ProviderError):
+    kind = "bad_request"
+
+
+class ServerError(ProviderError):
+    retryable = True
+    kind = "server_error"
+
+    def __init__(self, message: str, *, retry_after: float | None = None, **kw: object) -> None:
+        super().__init__(message, **kw)  # type: ignore[arg-type]
+        self.retry_after = retry_after
+
+
+class TransportError(ProviderError):
+    retryable = True
+    kind = "transport"
+
+
+class FallbackExhaustedError(PolyteamError):
+    """Every LLM in a route's chain failed; `errors` holds each one in order."""
+
+    def __init__(self, errors: list[PolyteamError]) -> None:
+        self.errors = list(errors)
+        super().__init__("all LLMs failed: " + "; ".join(str(e) for e in self.errors))
+
+
+class BudgetExceededError(PolyteamError):
+    """The next call could cross the budget; it was not made."""
+
+    def __init__(self, spent_usd: float, budget_usd: float, next_call_usd: float = 0.0) -> None:
+        self.spent_usd = spent_usd
+        self.budget_usd = budget_usd
+        self.next_call_usd = next_call_usd
+        super().__init__(
+            f"budget ${budget_usd:.4f} reached: spent ${spent_usd:.4f}, "
+            f"the next call could cost up to ${next_call_usd:.4f}"
+        )
+
+
+class MalformedReplyError(PolyteamError):
+    """A reply that neither repair nor a re-ask turned into valid output."""
+
+
+class UnsafePathError(PolyteamError):
+    """A file name from a model that would leave the project folder."""
