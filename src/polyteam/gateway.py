@@ -3,13 +3,20 @@
 STUB: the providers helper owns this module. Contract used by the team and cost code:
 
     gateway = Gateway(router, meter=meter, sleep=asyncio.sleep)
-    answer = await gateway.ask(role, action, messages, options, on_delta=None)
+    answer = await gateway.ask(role, action, messages, options, on_delta=None, llm=None)
+        # llm=None: the route's LLM with its fallback chain; llm="X": start the chain at X
+        # (the team uses it to move past an LLM whose replies stay malformed)
+    gateway.chain(role, action) -> list[str]   # the route's LLM then its fallbacks, in order
     await gateway.aclose()
+
+Composition (outermost first): fallback over per-LLM stacks of
+retry -> meter(budget check + ledger line per attempt) -> concurrency limit -> timeout -> provider.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol
 
 from polyteam.providers.base import Completion, Endpoint
 
@@ -42,3 +49,15 @@ class Answer:
     endpoint: Endpoint
     attempts: int
     latency_s: float
+
+
+class Meter(Protocol):
+    """Budget and ledger, as the gateway sees them (implemented in `polyteam.cost`)."""
+
+    def reserve(self, endpoint: Endpoint, prompt_tokens: int, max_tokens: int) -> float:
+        """Reserve this attempt's worst-case cost; raise BudgetExceededError if it could cross the budget."""
+        ...
+
+    def record(self, record: AttemptRecord, reserved: float) -> None:
+        """Release the reservation, price the attempt and append its ledger line."""
+        ...

@@ -1,0 +1,23 @@
+"""Suite-wide fixtures: no developer's real keys or config ever reach a test."""
+
+from __future__ import annotations
+
+import pytest
+
+PROVIDER_ENV = (
+    "OPENAI_API_KEY", "OPENAI_API_BASE", "OPENAI_BASE_URL", "OPENAI_API_MODEL", "OPENAI_PROXY",
+    "Anthropic_API_KEY", "ANTHROPIC_API_KEY", "ANTHROPIC_API_BASE", "ANTHROPIC_BASE_URL", "ANTHROPIC_API_MODEL",
+    "SPARK_APPID", "SPARK_API_SECRET", "SPARK_API_KEY", "DOMAIN", "SPARK_URL",
+    "ZHIPUAI_API_KEY", "ZHIPUAI_API_BASE", "ZHIPUAI_BASE_URL", "ZHIPUAI_API_MODEL",
+    "OPEN_LLM_API_BASE", "OPEN_LLM_API_MODEL", "MAX_BUDGET", "CODE_REVIEW_K",
+    "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy",
+)
+
+
+@pytest.fixture(autouse=True)
+def _clean_provider_env(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
+    for name in PROVIDER_ENV:
+        monkeypatch.delenv(name, raising=False)
+    # ~/.polyteam/ is a config location: point HOME at an empty folder
+    monkeypatch.setenv("HOME", str(tmp_path_factory.mktemp("home")))
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
