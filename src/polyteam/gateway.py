@@ -39,6 +39,7 @@ class AttemptRecord:
     output_tokens: int
     latency_s: float
     estimated: bool = False
+    call_id: str = ""  # one logical gateway.ask; retries and fallbacks share it
     endpoint: Endpoint | None = None  # for pricing; not written to the ledger
 
 

@@ -1,0 +1,102 @@
+"""Small helpers shared by the provider modules: Retry-After parsing, one-line error text, errors.
+
+Each provider still maps its own SDK/WebSocket errors in one private function at its edge;
+this module only holds the pieces those functions have in common.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from polyteam.errors import ProviderError, RateLimitError, ServerError
+from polyteam.providers.base import Endpoint
+from polyteam.redact import redact, register_secret
+
+#: the SDK default when neither the endpoint nor the call sets a timeout (wire-protocols.md §2a)
+DEFAULT_TIMEOUT_S = 600.0
+_MAX_MESSAGE = 300
+
+
+def retry_after(headers: Mapping[str, str] | None, now: float | None = None) -> float | None:
+    """Seconds the server asked us to wait: `retry-after-ms`, else `Retry-After` (seconds or HTTP date).
+
+    Parse order as in the official SDKs (wire-protocols.md §2a). None when absent or unparsable.
+    """
+    if not headers:
+        return None
+    lowered = {k.lower(): v for k, v in headers.items()}
+    raw_ms = lowered.get("retry-after-ms")
+    if raw_ms:
+        try:
+            return max(0.0, float(raw_ms) / 1000.0)
+        except ValueError:
+            pass
+    raw = lowered.get("retry-after")
+    if not raw:
+        return None
+    try:
+        return max(0.0, float(raw))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(raw)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - (time.time() if now is None else now))
+
+
+def one_line(text: object, fallback: str = "no message") -> str:
+    """Server text made fit for a one-line, secret-free error message."""
+    value = " ".join(str(text).split()) if text is not None else ""
+    if not value:
+        value = fallback
+    if len(value) > _MAX_MESSAGE:
+        value = value[: _MAX_MESSAGE - 1] + "…"
+    return redact(value)
+
+
+def make_error(
+    cls: type[ProviderError],
+    endpoint: Endpoint,
+    message: object,
+    *,
+    status: int | None = None,
+    code: object = None,
+    retry_after_s: float | None = None,
+) -> ProviderError:
+    """An instance of `cls` naming the endpoint (llm, provider kind, base URL), never a key."""
+    kwargs: dict[str, Any] = {
+        "llm": endpoint.llm,
+        "provider": endpoint.kind,
+        "base_url": redact(endpoint.base_url),
+        "status": status,
+        "code": None if code is None else one_line(code),
+    }
+    if issubclass(cls, (RateLimitError, ServerError)):
+        kwargs["retry_after"] = retry_after_s
+    return cls(one_line(message), **kwargs)
+
+
+def secret_value(endpoint: Endpoint, field: str = "api_key") -> str:
+    """The plain value of a SecretStr field ("" when unset), registered for redaction."""
+    secret = getattr(endpoint, field)
+    value = secret.get_secret_value() if secret is not None else ""
+    register_secret(value)
+    return value
+
+
+def error_field(body: object, *names: str) -> Any:
+    """The first present field of an error body, flat or nested under "error" (§2a: both occur)."""
+    if not isinstance(body, Mapping):
+        return None
+    inner = body.get("error")
+    for source in (inner if isinstance(inner, Mapping) else None, body):
+        if source is None:
+            continue
+        for name in names:
+            if source.get(name) is not None:
+                return source[name]
+    return None
