@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+pytest_plugins = ["canary_plugin"]  # suite-wide canary-secret check (tests/canary_plugin.py)
+
 PROVIDER_ENV = (
     "OPENAI_API_KEY", "OPENAI_API_BASE", "OPENAI_BASE_URL", "OPENAI_API_MODEL", "OPENAI_PROXY",
     "Anthropic_API_KEY", "ANTHROPIC_API_KEY", "ANTHROPIC_API_BASE", "ANTHROPIC_BASE_URL", "ANTHROPIC_API_MODEL",
@@ -21,3 +23,27 @@ def _clean_provider_env(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytes
     # ~/.polyteam/ is a config location: point HOME at an empty folder
     monkeypatch.setenv("HOME", str(tmp_path_factory.mktemp("home")))
     monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+
+
+@pytest.fixture
+def make_emulator():
+    """Factory: `make_emulator(**Emulator kwargs)` starts an EmulatorThread (port 0) stopped after the test."""
+    from polyteam.emulator import EmulatorThread
+
+    started: list[EmulatorThread] = []
+
+    def make(**kwargs):
+        kwargs.setdefault("port", 0)
+        emu = EmulatorThread(**kwargs).start()
+        started.append(emu)
+        return emu
+
+    yield make
+    for emu in reversed(started):
+        emu.stop()
+
+
+@pytest.fixture
+def emulator(make_emulator):
+    """A running emulator (own thread, port 0, echo responder): `emulator.base_url`, `emulator.requests`."""
+    return make_emulator()

@@ -120,7 +120,9 @@ def main() -> None:
     from polyteam.errors import BudgetExceededError, ConfigError, PolyteamError
 
     try:
-        app(standalone_mode=False)
+        # with standalone_mode=False click *returns* the code of a `typer.Exit(n)` (and 130 after
+        # Ctrl-C) instead of raising it: pass it on, or every command would exit 0
+        code = app(standalone_mode=False)
     except ConfigError as exc:
         from polyteam.redact import redact
 
@@ -147,6 +149,8 @@ def main() -> None:
     except (typer.BadParameter, __import__("click").ClickException) as exc:
         exc.show()
         sys.exit(2)
+    if isinstance(code, int) and code:
+        sys.exit(code)
 
 
 if __name__ == "__main__":

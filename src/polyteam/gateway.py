@@ -1,24 +1,66 @@
-"""What the team calls to "ask the LLM for Role R, Action A".
+"""What the team calls to "ask the LLM for Role R, Action A": the wrappers around providers.
 
-STUB: the providers helper owns this module. Contract used by the team and cost code:
+Contract used by the team, the cost code and the CLI:
 
-    gateway = Gateway(router, meter=meter, sleep=asyncio.sleep)
+    gateway = Gateway(router, meter=meter, sleep=asyncio.sleep, max_attempts=3)
     answer = await gateway.ask(role, action, messages, options, on_delta=None, llm=None)
         # llm=None: the route's LLM with its fallback chain; llm="X": start the chain at X
         # (the team uses it to move past an LLM whose replies stay malformed)
+        # on_delta: a sync or async callback taking each streamed text piece (then stream() is used)
     gateway.chain(role, action) -> list[str]   # the route's LLM then its fallbacks, in order
+    gateway.attempts                           # every AttemptRecord so far, in order
+    gateway.add_observer(fn)                   # fn(AttemptRecord) after every attempt (ledger, display)
     await gateway.aclose()
 
-Composition (outermost first): fallback over per-LLM stacks of
-retry -> meter(budget check + ledger line per attempt) -> concurrency limit -> timeout -> provider.
+Composition (outermost first), built once per LLM name by `Gateway._stack`:
+
+    FallbackProvider(chain) over, per LLM of the chain:
+    RetryingProvider -> MeteredProvider -> ConcurrencyLimitedProvider -> TimeoutProvider -> provider
+
+so every attempt (first try, retry or fallback) is checked against the budget and gets its own
+AttemptRecord; no backoff sleep holds a concurrency slot; the timeout bounds one attempt on the
+wire, not the wait for a slot. A provider (one client per endpoint) and a semaphore (one per
+endpoint key) are shared by every route that uses them.
+
+Decisions follow the error classes (`retryable`), never messages or status codes:
+- retry: RateLimitError, ServerError, TransportError, up to `max_attempts`, exponential backoff
+  0.5 s * 2**n capped at 8 s with jitter that only shortens it; a `retry_after` <= 60 s is
+  waited exactly, one over 120 s ends the retries (wire-protocols.md §2a), one between uses backoff;
+- fallback: any ProviderError that the retry layer gave up on moves to the next LLM; when all
+  fail, FallbackExhaustedError holds every error (a chain of one LLM re-raises its own error);
+- BudgetExceededError (from `Meter.reserve`) stops everything: never retried, never fallen back.
+A stream that fails after some deltas is retried (or falls back) like any attempt: `on_delta`
+may then see a second start; the final `Answer.completion` holds only the successful text.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Protocol
+import asyncio
+import contextlib
+import inspect
+import random
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from typing import Any, Protocol
 
-from polyteam.providers.base import Completion, Endpoint
+from polyteam.errors import FallbackExhaustedError, PolyteamError, ProviderError, TransportError
+from polyteam.providers.base import (
+    CallOptions,
+    Completion,
+    Delta,
+    Endpoint,
+    Message,
+    Provider,
+    estimate_prompt_tokens,
+)
+
+SleepFn = Callable[[float], Awaitable[Any]]
+AttemptObserver = Callable[["AttemptRecord"], None]
+DeltaCallback = Callable[[str], Any]
+ProviderFactory = Callable[[Endpoint], Provider]
 
 
 @dataclass(frozen=True)
@@ -62,3 +104,464 @@ class Meter(Protocol):
     def record(self, record: AttemptRecord, reserved: float) -> None:
         """Release the reservation, price the attempt and append its ledger line."""
         ...
+
+
+# -- the logical call an attempt belongs to ---------------------------------------------------
+
+
+@dataclass
+class _Call:
+    """What every attempt of one `Gateway.ask` shares (set in a ContextVar for the wrappers)."""
+
+    role: str = ""
+    action: str = ""
+    call_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
+    observers: tuple[AttemptObserver, ...] = ()
+    attempts: int = 0
+    answered_by: Endpoint | None = None
+
+
+_CALL: ContextVar[_Call | None] = ContextVar("polyteam_gateway_call", default=None)
+
+
+# -- wrappers: each is a Provider holding a Provider --------------------------------------------
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """When and how long to wait before trying the same LLM again (module docstring)."""
+
+    max_attempts: int = 3
+    base_delay_s: float = 0.5
+    max_delay_s: float = 8.0
+    max_retry_after_s: float = 60.0  # a Retry-After up to this is waited exactly
+    give_up_retry_after_s: float = 120.0  # a Retry-After over this is not worth waiting for
+
+    def delay(self, error: ProviderError, retries_taken: int, rand: float) -> float | None:
+        """Seconds to wait before the next attempt, or None to stop retrying."""
+        if not error.retryable or retries_taken + 1 >= self.max_attempts:
+            return None
+        wait = getattr(error, "retry_after", None)
+        if wait is not None:
+            if wait > self.give_up_retry_after_s:
+                return None
+            if 0 < wait <= self.max_retry_after_s:
+                return wait
+        backoff = min(self.base_delay_s * 2**retries_taken, self.max_delay_s)
+        return backoff * (1 - 0.25 * rand)  # jitter only shortens
+
+
+class RetryingProvider:
+    """Retries retryable errors of its inner provider with backoff; the sleep is injected."""
+
+    def __init__(
+        self,
+        inner: Provider,
+        policy: RetryPolicy | None = None,
+        sleep: SleepFn = asyncio.sleep,
+        rand: Callable[[], float] = random.random,
+    ) -> None:
+        self.inner = inner
+        self.endpoint = inner.endpoint
+        self.policy = policy or RetryPolicy()
+        self._sleep = sleep
+        self._rand = rand
+
+    async def complete(self, messages: list[Message], options: CallOptions) -> Completion:
+        retries = 0
+        while True:
+            try:
+                return await self.inner.complete(messages, options)
+            except ProviderError as exc:
+                wait = self.policy.delay(exc, retries, self._rand())
+                if wait is None:
+                    raise
+            retries += 1
+            await self._sleep(wait)
+
+    async def stream(
+        self, messages: list[Message], options: CallOptions
+    ) -> AsyncIterator[Delta | Completion]:
+        retries = 0
+        while True:
+            try:
+                async with contextlib.aclosing(self.inner.stream(messages, options)) as items:
+                    async for item in items:
+                        yield item
+                return
+            except ProviderError as exc:
+                wait = self.policy.delay(exc, retries, self._rand())
+                if wait is None:
+                    raise
+            retries += 1
+            await self._sleep(wait)
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+class MeteredProvider:
+    """Checks the budget before each attempt and records each attempt after it, ok or not."""
+
+    def __init__(
+        self, inner: Provider, meter: Meter | None = None, on_attempt: AttemptObserver | None = None
+    ) -> None:
+        self.inner = inner
+        self.endpoint = inner.endpoint
+        self._meter = meter
+        self._on_attempt = on_attempt
+        self._standalone = _Call()
+
+    def _start(self, messages: list[Message], options: CallOptions) -> tuple[_Call, float, float, float]:
+        # outside Gateway.ask (a stack used on its own) attempts count over the wrapper's life
+        call = _CALL.get() or self._standalone
+        reserved = 0.0
+        if self._meter is not None:
+            # raises BudgetExceededError: the attempt is not made, nothing else is tried
+            reserved = self._meter.reserve(
+                self.endpoint, estimate_prompt_tokens(messages), options.max_tokens
+            )
+        call.attempts += 1
+        return call, reserved, time.time(), time.perf_counter()
+
+    def _finish(
+        self,
+        call: _Call,
+        reserved: float,
+        ts: float,
+        started: float,
+        completion: Completion | None,
+        error: BaseException | None = None,
+    ) -> None:
+        endpoint = self.endpoint
+        if error is None:
+            kind = None
+        elif isinstance(error, ProviderError):
+            kind = error.kind
+        elif isinstance(error, asyncio.CancelledError | GeneratorExit):
+            kind = "cancelled"
+        else:
+            kind = type(error).__name__
+        record = AttemptRecord(
+            ts=ts,
+            role=call.role,
+            action=call.action,
+            llm=endpoint.llm,
+            provider=endpoint.kind,
+            model=endpoint.model,
+            base_url=endpoint.base_url,
+            attempt=call.attempts,
+            ok=completion is not None and error is None,
+            error=kind,
+            input_tokens=completion.input_tokens if completion else 0,
+            output_tokens=completion.output_tokens if completion else 0,
+            latency_s=time.perf_counter() - started,
+            estimated=completion.estimated if completion else False,
+            call_id=call.call_id,
+            endpoint=endpoint,
+        )
+        if record.ok:
+            call.answered_by = endpoint
+        if self._meter is not None:
+            self._meter.record(record, reserved)
+        for observer in (*call.observers, *((self._on_attempt,) if self._on_attempt else ())):
+            observer(record)
+
+    async def complete(self, messages: list[Message], options: CallOptions) -> Completion:
+        call, reserved, ts, started = self._start(messages, options)
+        try:
+            completion = await self.inner.complete(messages, options)
+        except BaseException as exc:  # recorded (the reservation is released), then re-raised
+            self._finish(call, reserved, ts, started, None, exc)
+            raise
+        self._finish(call, reserved, ts, started, completion)
+        return completion
+
+    async def stream(
+        self, messages: list[Message], options: CallOptions
+    ) -> AsyncIterator[Delta | Completion]:
+        call, reserved, ts, started = self._start(messages, options)
+        completion: Completion | None = None
+        try:
+            async with contextlib.aclosing(self.inner.stream(messages, options)) as items:
+                async for item in items:
+                    if isinstance(item, Completion):
+                        completion = item
+                    yield item
+        except BaseException as exc:  # recorded, then re-raised; a consumer stopping after the end is ok
+            done = completion is not None and isinstance(exc, GeneratorExit)
+            self._finish(call, reserved, ts, started, completion, None if done else exc)
+            raise
+        self._finish(call, reserved, ts, started, completion)
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+class ConcurrencyLimitedProvider:
+    """At most N attempts in flight at one endpoint; the semaphore is shared by all its routes."""
+
+    def __init__(self, inner: Provider, semaphore: asyncio.Semaphore) -> None:
+        self.inner = inner
+        self.endpoint = inner.endpoint
+        self._semaphore = semaphore
+
+    async def complete(self, messages: list[Message], options: CallOptions) -> Completion:
+        async with self._semaphore:
+            return await self.inner.complete(messages, options)
+
+    async def stream(
+        self, messages: list[Message], options: CallOptions
+    ) -> AsyncIterator[Delta | Completion]:
+        async with self._semaphore, contextlib.aclosing(self.inner.stream(messages, options)) as items:
+            async for item in items:
+                yield item
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+class TimeoutProvider:
+    """Bounds one attempt by `endpoint.timeout`, else `options.timeout`; expiry is a TransportError."""
+
+    def __init__(self, inner: Provider) -> None:
+        self.inner = inner
+        self.endpoint = inner.endpoint
+
+    def _limit(self, options: CallOptions) -> float | None:
+        return self.endpoint.timeout or options.timeout
+
+    def _timed_out(self, limit: float) -> TransportError:
+        endpoint = self.endpoint
+        return TransportError(
+            f"no reply within {limit:g} s",
+            llm=endpoint.llm,
+            provider=endpoint.kind,
+            base_url=endpoint.base_url,
+        )
+
+    async def complete(self, messages: list[Message], options: CallOptions) -> Completion:
+        limit = self._limit(options)
+        if not limit:
+            return await self.inner.complete(messages, options)
+        try:
+            async with asyncio.timeout(limit) as scope:
+                return await self.inner.complete(messages, options)
+        except TimeoutError as exc:
+            if scope.expired():
+                raise self._timed_out(limit) from exc
+            raise
+
+    async def stream(
+        self, messages: list[Message], options: CallOptions
+    ) -> AsyncIterator[Delta | Completion]:
+        limit = self._limit(options)
+        deadline = asyncio.get_running_loop().time() + limit if limit else None
+        async with contextlib.aclosing(self.inner.stream(messages, options)) as items:
+            while True:
+                # the deadline covers time inside the provider, not the consumer's handling of deltas
+                try:
+                    async with asyncio.timeout_at(deadline) as scope:
+                        item = await anext(items)
+                except StopAsyncIteration:
+                    return
+                except TimeoutError as exc:
+                    if limit and scope.expired():
+                        raise self._timed_out(limit) from exc
+                    raise
+                yield item
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+class FallbackProvider:
+    """Tries each provider of the chain in order until one answers."""
+
+    def __init__(
+        self, chain: Sequence[Provider], fall_on: tuple[type[PolyteamError], ...] = (ProviderError,)
+    ) -> None:
+        if not chain:
+            raise ValueError("a fallback chain needs at least one provider")
+        self.chain = list(chain)
+        self.endpoint = self.chain[0].endpoint
+        self._fall_on = fall_on
+
+    @staticmethod
+    def _exhausted(errors: list[PolyteamError]) -> PolyteamError:
+        return errors[0] if len(errors) == 1 else FallbackExhaustedError(errors)
+
+    async def complete(self, messages: list[Message], options: CallOptions) -> Completion:
+        errors: list[PolyteamError] = []
+        for provider in self.chain:
+            try:
+                return await provider.complete(messages, options)
+            except self._fall_on as exc:
+                errors.append(exc)
+        raise self._exhausted(errors)
+
+    async def stream(
+        self, messages: list[Message], options: CallOptions
+    ) -> AsyncIterator[Delta | Completion]:
+        errors: list[PolyteamError] = []
+        for provider in self.chain:
+            try:
+                async with contextlib.aclosing(provider.stream(messages, options)) as items:
+                    async for item in items:
+                        yield item
+                return
+            except self._fall_on as exc:
+                errors.append(exc)
+        raise self._exhausted(errors)
+
+    async def aclose(self) -> None:
+        for provider in self.chain:
+            await provider.aclose()
+
+
+# -- the gateway ----------------------------------------------------------------------------------
+
+
+class RouterLike(Protocol):
+    """What the gateway needs of `polyteam.routing.Router`."""
+
+    def route(self, role: str, action: str) -> Any: ...
+
+    def endpoint(self, llm: str) -> Endpoint: ...
+
+
+def _make_provider(endpoint: Endpoint) -> Provider:
+    from polyteam.providers import make_provider
+
+    return make_provider(endpoint)
+
+
+class Gateway:
+    """Routes each ask to its LLM's wrapper stack; owns the providers (one per LLM) and closes them."""
+
+    def __init__(
+        self,
+        router: RouterLike,
+        meter: Meter | None = None,
+        sleep: SleepFn = asyncio.sleep,
+        max_attempts: int = 3,
+        *,
+        on_attempt: AttemptObserver | None = None,
+        provider_factory: ProviderFactory = _make_provider,
+        rand: Callable[[], float] = random.random,
+    ) -> None:
+        self.router = router
+        self.meter = meter
+        self.policy = RetryPolicy(max_attempts=max_attempts)
+        #: every AttemptRecord of this gateway's life, in order
+        self.attempts: list[AttemptRecord] = []
+        self._observers: list[AttemptObserver] = [self.attempts.append]
+        if on_attempt is not None:
+            self._observers.append(on_attempt)
+        self._sleep = sleep
+        self._rand = rand
+        self._provider_factory = provider_factory
+        self._providers: dict[str, Provider] = {}  # the bare provider per LLM name (one client each)
+        self._stacks: dict[str, Provider] = {}  # the retry -> ... -> provider stack per LLM name
+        self._semaphores: dict[tuple[str, str, str], asyncio.Semaphore] = {}
+
+    def add_observer(self, observer: AttemptObserver) -> None:
+        """Call `observer(record)` after every attempt (the ledger, the live display)."""
+        self._observers.append(observer)
+
+    def chain(self, role: str, action: str) -> list[str]:
+        """The route's LLM, then its fallbacks, in order (no duplicates)."""
+        route = self.router.route(role, action)
+        return _dedupe([route.llm, *route.endpoint.fallback])
+
+    def _chain_from(self, role: str, action: str, llm: str | None) -> list[str]:
+        chain = self.chain(role, action)
+        if llm is None:
+            return chain
+        if llm in chain:
+            return chain[chain.index(llm) :]
+        return _dedupe([llm, *self.router.endpoint(llm).fallback])
+
+    def _stack(self, llm: str) -> Provider:
+        stack = self._stacks.get(llm)
+        if stack is None:
+            endpoint = self.router.endpoint(llm)
+            provider = self._providers[llm] = self._provider_factory(endpoint)
+            inner: Provider = TimeoutProvider(provider)
+            if endpoint.max_concurrency:
+                semaphore = self._semaphores.setdefault(
+                    endpoint.key, asyncio.Semaphore(endpoint.max_concurrency)
+                )
+                inner = ConcurrencyLimitedProvider(inner, semaphore)
+            inner = MeteredProvider(inner, self.meter)
+            stack = self._stacks[llm] = RetryingProvider(
+                inner, self.policy, sleep=self._sleep, rand=self._rand
+            )
+        return stack
+
+    async def ask(
+        self,
+        role: str,
+        action: str,
+        messages: list[Message],
+        options: CallOptions | None = None,
+        on_delta: DeltaCallback | None = None,
+        llm: str | None = None,
+    ) -> Answer:
+        """One logical call for (role, action), with retries and fallback.
+
+        Raises: BudgetExceededError; the ProviderError of a one-LLM chain;
+        FallbackExhaustedError when every LLM of a longer chain failed.
+        """
+        options = options or CallOptions()
+        provider = FallbackProvider([self._stack(name) for name in self._chain_from(role, action, llm)])
+        call = _Call(role=role, action=action, observers=tuple(self._observers))
+        token = _CALL.set(call)
+        started = time.perf_counter()
+        try:
+            if on_delta is None:
+                completion = await provider.complete(messages, options)
+            else:
+                completion = await _consume(provider.stream(messages, options), on_delta, provider.endpoint)
+        finally:
+            _CALL.reset(token)
+        endpoint = call.answered_by or provider.endpoint
+        return Answer(
+            completion=completion,
+            llm=endpoint.llm,
+            endpoint=endpoint,
+            attempts=call.attempts,
+            latency_s=time.perf_counter() - started,
+        )
+
+    async def aclose(self) -> None:
+        """Close every provider this gateway opened."""
+        providers, self._providers, self._stacks = list(self._providers.values()), {}, {}
+        for provider in providers:
+            await provider.aclose()
+
+
+async def _consume(
+    items: AsyncIterator[Delta | Completion], on_delta: DeltaCallback, endpoint: Endpoint
+) -> Completion:
+    completion: Completion | None = None
+    async with contextlib.aclosing(items):
+        async for item in items:
+            if isinstance(item, Completion):
+                completion = item
+                continue
+            result = on_delta(item.text)
+            if inspect.isawaitable(result):
+                await result
+    if completion is None:
+        raise TransportError(
+            "the stream ended without a completion",
+            llm=endpoint.llm,
+            provider=endpoint.kind,
+            base_url=endpoint.base_url,
+        )
+    return completion
+
+
+def _dedupe(names: Sequence[str]) -> list[str]:
+    return list(dict.fromkeys(names))

@@ -2,39 +2,82 @@
 
 Every key polyteam loads is registered here (`register_secret`), and everything printed,
 logged, written to the ledger, state, reports or exception text passes through `redact`.
-Patterns catch what was never registered: bearer tokens, JWTs, OpenAI-style keys and the
-query of a signed Spark URL.
+Patterns catch what was never registered: bearer tokens, JWTs, OpenAI/Anthropic-style keys,
+Zhipu `id.secret` keys, `key=value` credentials (the query of a signed Spark URL among them)
+and passwords inside URLs.
 """
 
 from __future__ import annotations
 
+import base64
 import re
 import threading
+from collections.abc import Callable
 from typing import Any
+from urllib.parse import quote
 
 MASK = "***"
 
 _lock = threading.Lock()
 _secrets: set[str] = set()
+_secret_re: re.Pattern[str] | None = None
 
-_PATTERNS = [
-    re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]{8,}"),
-    re.compile(r"eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}"),  # JWT
-    re.compile(r"\bsk-[A-Za-z0-9_-]{8,}"),  # OpenAI / Anthropic style keys
-    re.compile(r"(?i)((?:authorization|signature|api_key|x-api-key)[\"']?\s*[=:]\s*[\"']?)[^&\s\"',}]+"),
+
+def _keep_prefix(match: re.Match[str]) -> str:
+    return match.group(1) + MASK
+
+
+def _keep_around(match: re.Match[str]) -> str:
+    return match.group(1) + MASK + match.group(2)
+
+
+def _mask_all(match: re.Match[str]) -> str:
+    return MASK
+
+
+_PATTERNS: list[tuple[re.Pattern[str], Callable[[re.Match[str]], str]]] = [
+    (re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]{8,}"), _keep_prefix),
+    (re.compile(r"eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}"), _mask_all),  # JWT
+    (re.compile(r"\bsk-[A-Za-z0-9_-]{8,}"), _mask_all),  # OpenAI / Anthropic style keys
+    (re.compile(r"\b[0-9a-f]{32}\.[A-Za-z0-9]{10,}\b"), _mask_all),  # Zhipu id.secret
+    # key=value / "key": "value" credentials (`authorization=` is the signed Spark URL's query);
+    # the value must end at a delimiter so code such as `api_key = os.environ["X"]` stays intact
+    (
+        re.compile(
+            r"(?i)((?<![A-Za-z])(?:authorization|signature|x-api-key|api[_-]?key|api[_-]?secret|apisecret|"
+            r"api[_-]?password|access[_-]?token|client[_-]?secret|password|secret)[\"']?\s*[=:]\s*[\"']?)"
+            r"[A-Za-z0-9._~+/=%-]{4,}(?=$|[&\s\"',;)}\]])"
+        ),
+        _keep_prefix,
+    ),
+    (re.compile(r"(://[^/\s:@]+:)[^@\s/]+(@)"), _keep_around),  # https://user:password@host
 ]
+
+
+def _forms(value: str) -> set[str]:
+    """A secret as it may appear: itself, URL-quoted, and inside a base64 `api_key="..."` (Spark)."""
+    forms = {value, quote(value, safe="")}
+    if value.count(".") == 1:  # zhipu keys are "id.secret": the secret half alone must not leak
+        forms.update(part for part in value.split(".") if len(part) >= 8)
+    # Spark's signed URL carries base64('api_key="KEY", ...'); its first whole groups hold the key
+    encoded = base64.b64encode(f'api_key="{value}"'.encode()).decode()
+    stable = len(f'api_key="{value}"') // 3 * 4
+    if stable >= 16:
+        forms.add(encoded[:stable])
+    return forms
 
 
 def register_secret(value: str | None) -> None:
     """Remember a secret so that `redact` masks it wherever it appears (also its parts around '.')."""
+    global _secret_re
     if not value or len(value) < 4:
         return
     with _lock:
-        _secrets.add(value)
-        # zhipu keys are "id.secret": the secret half alone must not leak either
-        for part in value.split("."):
-            if len(part) >= 8:
-                _secrets.add(part)
+        before = len(_secrets)
+        _secrets.update(_forms(value))
+        if len(_secrets) != before:
+            ordered = sorted(_secrets, key=len, reverse=True)  # longest first: no partial masks
+            _secret_re = re.compile("|".join(re.escape(s) for s in ordered))
 
 
 def redact(text: str) -> str:
@@ -42,24 +85,20 @@ def redact(text: str) -> str:
     if not text:
         return text
     with _lock:
-        secrets = sorted(_secrets, key=len, reverse=True)
-    for secret in secrets:
-        if secret in text:
-            text = text.replace(secret, MASK)
-    for pattern in _PATTERNS:
-        if pattern.groups:
-            text = pattern.sub(lambda m: m.group(1) + MASK, text)
-        else:
-            text = pattern.sub(MASK, text)
+        secret_re = _secret_re
+    if secret_re is not None:
+        text = secret_re.sub(MASK, text)
+    for pattern, replace in _PATTERNS:
+        text = pattern.sub(replace, text)
     return text
 
 
 def redact_obj(value: Any) -> Any:
-    """Redact every string inside a JSON-like value."""
+    """Redact every string inside a JSON-like value (dict keys too); tuples become lists."""
     if isinstance(value, str):
         return redact(value)
     if isinstance(value, dict):
-        return {k: redact_obj(v) for k, v in value.items()}
+        return {(redact(k) if isinstance(k, str) else k): redact_obj(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [redact_obj(v) for v in value]
     return value

@@ -1,17 +1,48 @@
 """Role/Action -> LLM resolution and its explanation (DESIGN §2).
 
-STUB: the configuration helper owns this module. The shapes below are the contract the
-gateway, the team and the CLI rely on; keep them (add fields freely).
+Owns the resolution rule (the Action's entry, else the Role's entry unless
+`INHERIT_ROLE_LLM: false`, else the default), the provider names and their tolerated
+spellings, and the `routes` document of DESIGN §5. Reading and validating the files is
+`polyteam.config`'s job: a `Router` is only ever built from a configuration that validated.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Literal
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
 
+from polyteam.errors import ConfigError, ConfigIssue
 from polyteam.providers.base import Endpoint
+from polyteam.roster import role_pairs
 
 RouteSource = Literal["action", "role", "default"]
+
+#: the built-in LLM names, in the order the default is chosen (DESIGN §2)
+PROVIDER_NAMES: tuple[str, ...] = ("openai", "claude", "spark", "zhipu", "open_llm")
+
+# Tolerated spellings, after lower-casing and turning runs of spaces/dashes/underscores into "_".
+# The seed's comment lists "class openai" for OpenAI-compatible servers; users also write "open llm".
+_ALIASES: dict[str, str] = {
+    "openai": "openai",
+    "claude": "claude",
+    "anthropic": "claude",
+    "spark": "spark",
+    "zhipu": "zhipu",
+    "zhipuai": "zhipu",
+    "open_llm": "open_llm",
+    "openllm": "open_llm",
+    "class_openai": "open_llm",
+}
+
+
+def provider_name(name: object) -> str | None:
+    """The canonical provider name for `name` (tolerating the seed's spellings), or None."""
+    if not isinstance(name, str):
+        return None
+    folded = re.sub(r"[\s_-]+", "_", name.strip().lower())
+    return _ALIASES.get(folded)
 
 
 @dataclass(frozen=True)
@@ -23,20 +54,96 @@ class Route:
     endpoint: Endpoint
 
 
-class Router:
-    """Resolved routing for one configuration. Built by `polyteam.config.load_settings`."""
+def resolve_route(
+    entries: Mapping[str, str], role: str, action: str, *, inherit_role_llm: bool = True
+) -> tuple[str, RouteSource] | None:
+    """The LLM name and why, for one (Role, Action) pair; None means "use the default"."""
+    if action in entries:
+        return entries[action], "action"
+    if inherit_role_llm and role in entries:
+        return entries[role], "role"
+    return None
 
-    routing_on: bool
+
+@dataclass(frozen=True, eq=False)
+class Router:
+    """Resolved routing for one configuration. Built by `polyteam.config.load_settings`.
+
+    `entries` maps Role and Action names to LLM names (already canonical); `endpoints` maps
+    every LLM name that can be used (complete providers and MODEL_LIST entries) to its endpoint.
+    """
+
     default: Endpoint
+    endpoints: Mapping[str, Endpoint] = field(default_factory=dict)
+    entries: Mapping[str, str] = field(default_factory=dict)
+    routing_on: bool = False
+    inherit_role_llm: bool = True
+    #: the default is the bundled SmolLM2 run in-process (no key configured); `run` says so
+    default_is_bundled: bool = False
 
     def route(self, role: str, action: str) -> Route:
         """The route of one (Role, Action) pair: action entry, else role entry, else default."""
-        raise NotImplementedError
+        found = resolve_route(self.entries, role, action, inherit_role_llm=self.inherit_role_llm)
+        if found is None:
+            return Route(role, action, self.default.llm, "default", self.default)
+        llm, source = found
+        return Route(role, action, llm, source, self.endpoint(llm))
 
     def endpoint(self, llm: str) -> Endpoint:
-        """The endpoint of an LLM name (a provider name or a MODEL_LIST key); for fallback chains."""
-        raise NotImplementedError
+        """The endpoint of an LLM name (a provider name or a MODEL_LIST key); for fallback chains.
+
+        Raises:
+            ConfigError: the name is not configured.
+        """
+        if llm in self.endpoints:
+            return self.endpoints[llm]
+        canonical = provider_name(llm)
+        if canonical is not None and canonical in self.endpoints:
+            return self.endpoints[canonical]
+        if llm == self.default.llm or (canonical is not None and canonical == self.default.llm):
+            return self.default
+        names = ", ".join(sorted(self.llm_names()))
+        raise ConfigError([ConfigIssue("routing", llm, "unknown or unconfigured LLM", f"use one of {names}")])
+
+    def llm_names(self) -> list[str]:
+        """Every LLM name this configuration can call."""
+        names = list(self.endpoints)
+        if self.default.llm not in self.endpoints:
+            names.append(self.default.llm)
+        return names
+
+    def chain(self, llm: str) -> list[str]:
+        """`llm` followed by its fallbacks, depth first, each name once."""
+        order: list[str] = []
+        stack = [llm]
+        while stack:
+            name = stack.pop(0)
+            if name in order:
+                continue
+            order.append(name)
+            stack = [*self.endpoint(name).fallback, *stack]
+        return order
 
     def all_routes(self) -> list[Route]:
         """Every (Role, Action) pair of the standard team, resolved."""
-        raise NotImplementedError
+        return [self.route(role, action) for role, action in role_pairs()]
+
+    def explain(self) -> dict[str, Any]:
+        """The `polyteam routes --json` document (DESIGN §5); never a key."""
+        return {
+            "routing": "on" if self.routing_on else "off",
+            "default": _describe(self.default),
+            "routes": [
+                {"role": r.role, "action": r.action, **_describe(r.endpoint, llm=r.llm), "source": r.source}
+                for r in self.all_routes()
+            ],
+        }
+
+
+def _describe(endpoint: Endpoint, llm: str | None = None) -> dict[str, str]:
+    return {
+        "llm": llm or endpoint.llm,
+        "provider": endpoint.kind,
+        "model": endpoint.model,
+        "base_url": endpoint.base_url,
+    }

@@ -1,11 +1,87 @@
 """Configuration: `config.yaml` (credentials, defaults) and `multi_llm_config.yaml` (routing).
 
-STUB: the configuration helper owns this package. Contract:
-
     settings = load_settings(config_dir=None, environ=os.environ)   # raises ConfigError
     settings.router        -> polyteam.routing.Router
     settings.max_budget    -> float | None       (MAX_BUDGET, USD per run)
     settings.prices        -> dict[str, Price]   (PRICES: map in config.yaml, model -> price)
     settings.code_review_k -> int                (CODE_REVIEW_K, default 1)
     settings.config_dir    -> Path | None        (where the files were found)
+    settings.values        -> dict[str, str]     (effective non-secret config.yaml values)
+
+Modules: `loading` finds and parses the files, `schema` holds their shapes, `credentials`
+reads config.yaml + environment, `model_list` builds MODEL_LIST endpoints, `validate` checks
+everything in one pass, `local` probes for the bundled GGUF model.
 """
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from polyteam.config.loading import ConfigFiles, find_config_dir, read_config_files
+from polyteam.config.local import LocalSupport, probe_local
+from polyteam.config.schema import SECRET_KEYS
+from polyteam.config.validate import resolve, validate
+from polyteam.errors import ConfigError
+from polyteam.providers.base import Price
+from polyteam.redact import register_secret
+from polyteam.routing import Router
+
+__all__ = [
+    "ConfigFiles",
+    "LocalSupport",
+    "Settings",
+    "find_config_dir",
+    "load_settings",
+    "probe_local",
+    "read_config_files",
+    "validate",
+]
+
+
+@dataclass(frozen=True, eq=False)
+class Settings:
+    """A validated configuration."""
+
+    router: Router
+    max_budget: float | None = None
+    prices: dict[str, Price] = field(default_factory=dict)
+    code_review_k: int = 1
+    config_dir: Path | None = None
+    #: effective config.yaml values after environment overrides, secrets left out
+    values: dict[str, str] = field(default_factory=dict)
+    inherit_role_llm: bool = True
+
+
+def load_settings(
+    config_dir: Path | None = None,
+    environ: Mapping[str, str] | None = None,
+    *,
+    probe: Callable[[], LocalSupport] = probe_local,
+) -> Settings:
+    """Find, read and validate the configuration; register every secret it holds with `polyteam.redact`.
+
+    `probe` says whether the bundled GGUF model and xllamacpp are installed (injectable for tests).
+
+    Raises:
+        ConfigError: with every problem found, in one pass.
+    """
+    env = os.environ if environ is None else environ
+    files = read_config_files(config_dir, env)
+    resolution = resolve(files, env, probe)
+    for secret in resolution.secrets:
+        register_secret(secret)
+    if resolution.issues or resolution.router is None:
+        raise ConfigError(resolution.issues)
+    values = resolution.values
+    return Settings(
+        router=resolution.router,
+        max_budget=values.max_budget,
+        prices=dict(values.prices),
+        code_review_k=values.code_review_k,
+        config_dir=files.config_dir,
+        values={k: v for k, v in values.strings.items() if k not in SECRET_KEYS},
+        inherit_role_llm=resolution.inherit_role_llm,
+    )

@@ -1,0 +1,180 @@
+"""WriteCodeReview (Engineer): one file's review (`CodeReview`): findings and LGTM/LBTM.
+
+Owns the review prompt and `CodeReview`. The reviewer sees the file, its logic analysis, the
+relevant interfaces of the design and the outlines (signatures) of the files it depends on:
+enough to check imports and calls, at a fraction of the tokens of their full code. How many
+review rounds run (`CODE_REVIEW_K`) is the team's decision.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, ClassVar, Literal
+
+from pydantic import field_validator, model_validator
+
+from polyteam.actions.base import Action, OutputModel, StrList, as_model, outline_code, strip_fence
+from polyteam.actions.write_code import interface_names, relevant_interfaces
+from polyteam.actions.write_design import Design
+from polyteam.actions.write_tasks import Tasks
+from polyteam.providers.base import Message
+
+SYSTEM = (
+    "You are Engineer running WriteCodeReview. You review one Python file for bugs, missing "
+    "features and wrong use of the files it imports. Reply with one JSON object and nothing else."
+)
+
+EXAMPLE = '{"filename": "game.py", "findings": ["..."], "verdict": "LGTM", "corrected_code": null}'
+
+USER = """File: {filename}
+This file: {description}
+Depends on: {depends_on}
+Interfaces (Mermaid):
+{interfaces}
+{dependency_outlines}Code:
+```python
+{code}
+```
+Review the code against its task and the interfaces it uses. Reply as one JSON object: {example}
+verdict is LGTM when the file is correct and complete; otherwise LBTM, and corrected_code holds the
+whole corrected file."""
+
+USER_TINY = """File: {filename}
+Code:
+```python
+{code}
+```
+Reply as JSON: {example}"""
+
+#: the interface of one dependency, as quoted into the prompt
+DEPENDENCY = """Interface of {name}:
+```python
+{outline}
+```
+"""
+
+MARKDOWN = """# Code review: {filename}
+
+**Verdict: {verdict}**
+
+## Findings
+{findings}
+"""
+
+CORRECTED = """
+## Corrected code
+```python
+{code}```
+"""
+
+_LGTM = ("lgtm", "looks good", "approve", "approved", "pass", "ok", "good")
+_LBTM = ("lbtm", "reject", "rejected", "fail", "changes", "needs", "bad", "fix")
+
+
+class CodeReview(OutputModel):
+    """One review round of one file."""
+
+    aliases: ClassVar[dict[str, str]] = {
+        "file": "filename",
+        "comments": "findings",
+        "issues": "findings",
+        "review": "findings",
+        "result": "verdict",
+        "decision": "verdict",
+        "code": "corrected_code",
+        "fixed_code": "corrected_code",
+    }
+
+    filename: str = ""
+    findings: StrList = []
+    verdict: Literal["LGTM", "LBTM"]
+    corrected_code: str | None = None
+
+    @field_validator("verdict", mode="before")
+    @classmethod
+    def _verdict(cls, value: Any) -> Any:
+        if isinstance(value, bool):
+            return "LGTM" if value else "LBTM"
+        if isinstance(value, str):
+            text = value.strip().lower()
+            for words, verdict in (
+                (("lbtm",), "LBTM"),
+                (("lgtm",), "LGTM"),
+                (_LBTM, "LBTM"),
+                (_LGTM, "LGTM"),
+            ):
+                if any(re.search(rf"\b{re.escape(w)}\b", text) for w in words):
+                    return verdict
+        return value
+
+    @field_validator("corrected_code", mode="before")
+    @classmethod
+    def _code(cls, value: Any) -> Any:
+        if isinstance(value, list):
+            value = "\n".join(str(v) for v in value)
+        if isinstance(value, str):
+            value = strip_fence(value)
+            if not value.strip():
+                return None
+            if not value.endswith("\n"):
+                value += "\n"
+        return value
+
+    @model_validator(mode="after")
+    def _lbtm_needs_code(self) -> CodeReview:
+        if self.verdict == "LBTM" and not self.corrected_code:
+            raise ValueError("verdict LBTM needs corrected_code holding the whole corrected file")
+        return self
+
+    def to_markdown(self) -> str:
+        text = MARKDOWN.format(
+            filename=self.filename,
+            verdict=self.verdict,
+            findings="\n".join(f"- {f}" for f in self.findings) or "- (none)",
+        )
+        if self.verdict == "LBTM" and self.corrected_code:
+            text += CORRECTED.format(code=self.corrected_code)
+        return text
+
+
+class WriteCodeReview(Action):
+    name: ClassVar[str] = "WriteCodeReview"
+    role: ClassVar[str] = "Engineer"
+    output_model: ClassVar[type[OutputModel]] = CodeReview
+    max_tokens: ClassVar[int] = 3000
+    tiny_max_tokens: ClassVar[int] = 300
+
+    def build_messages(self, *, tiny: bool = False, **inputs: Any) -> list[Message]:
+        filename: str = inputs["filename"]
+        code: str = str(inputs["code"]).rstrip("\n")
+        example = EXAMPLE.replace("game.py", filename)
+        if tiny:
+            user = USER_TINY.format(filename=filename, code=code, example=example)
+            return [Message("system", SYSTEM), Message("user", user)]
+        design: Design = as_model(inputs["design"], Design)
+        tasks: Tasks = as_model(inputs["tasks"], Tasks)
+        dependencies: dict[str, str] = dict(inputs.get("dependencies") or {})
+        task = tasks.task_for(filename)
+        description = (task.description if task else "") or "see the design"
+        deps = task.depends_on if task else sorted(dependencies)
+        outlines = "".join(
+            DEPENDENCY.format(name=name, outline=outline_code(dep_code))
+            for name, dep_code in dependencies.items()
+        )
+        user = USER.format(
+            filename=filename,
+            description=description,
+            depends_on=", ".join(deps) or "none",
+            interfaces=relevant_interfaces(
+                design.data_structures_and_interfaces, interface_names(filename, description, deps)
+            )
+            or "-",
+            dependency_outlines=outlines,
+            code=code,
+            example=example,
+        )
+        return [Message("system", SYSTEM), Message("user", user)]
+
+    def complete_data(self, data: dict[str, Any], inputs: dict[str, Any], fixes: list[str]) -> dict[str, Any]:
+        data["filename"] = inputs["filename"]
+        return data

@@ -1,0 +1,138 @@
+"""WriteDesign (Architect): the PRD -> a system design (`Design`).
+
+Owns the design prompt, the `Design` model (file list, Mermaid class and sequence diagrams)
+and its Markdown rendering.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from pydantic import field_validator
+
+from polyteam.actions.base import Action, FileList, Mermaid, OutputModel, StrList, Text, as_model
+from polyteam.actions.write_prd import PRD
+from polyteam.providers.base import Message
+
+SYSTEM = (
+    "You are Architect running WriteDesign. You design small, clean Python programs. "
+    "Reply with one JSON object and nothing else."
+)
+
+EXAMPLE = (
+    '{"implementation_approach": "...", "file_list": ["models.py", "game.py", "main.py"], '
+    '"data_structures_and_interfaces": "classDiagram\\n  class Game {\\n    +int score\\n    +step() bool\\n  }", '
+    '"program_call_flow": "sequenceDiagram\\n  participant M as main\\n  M->>Game: step()", '
+    '"third_party_packages": [], "anything_unclear": ""}'
+)
+
+USER = """Project: {project_name}
+Requirement: {requirement}
+Goals:
+{goals}
+Requirements:
+{requirements}
+
+Write the system design as one JSON object of this shape:
+{example}
+Rules: file_list holds the relative paths of the Python source files (3-8 files, main.py is the
+entry point); prefer independent modules over one big file; data_structures_and_interfaces is a
+Mermaid classDiagram, program_call_flow a Mermaid sequenceDiagram (plain text, no fences);
+third_party_packages are pip requirements, [] when the standard library suffices."""
+
+USER_TINY = """Project: {project_name}
+Requirement: {requirement}
+Reply with JSON like: {example}"""
+
+EXAMPLE_TINY = '{"implementation_approach": "...", "file_list": ["game.py", "main.py"]}'
+
+MARKDOWN = """# System design
+
+## Implementation approach
+{implementation_approach}
+
+## File list
+{file_list}
+
+## Data structures and interfaces
+```mermaid
+{data_structures_and_interfaces}
+```
+
+## Program call flow
+```mermaid
+{program_call_flow}
+```
+
+## Third-party packages
+{third_party_packages}
+
+## Anything unclear
+{anything_unclear}
+"""
+
+
+class Design(OutputModel):
+    """The system design."""
+
+    aliases: ClassVar[dict[str, str]] = {
+        "approach": "implementation_approach",
+        "files": "file_list",
+        "data_structures": "data_structures_and_interfaces",
+        "data_structures_and_interface": "data_structures_and_interfaces",
+        "class_diagram": "data_structures_and_interfaces",
+        "call_flow": "program_call_flow",
+        "sequence_diagram": "program_call_flow",
+        "packages": "third_party_packages",
+        "required_python_third_party_packages": "third_party_packages",
+    }
+
+    implementation_approach: Text = ""
+    file_list: FileList
+    data_structures_and_interfaces: Mermaid = ""
+    program_call_flow: Mermaid = ""
+    third_party_packages: StrList = []
+    anything_unclear: Text = ""
+
+    @field_validator("file_list")
+    @classmethod
+    def _non_empty(cls, value: list[str]) -> list[str]:
+        if not value:
+            raise ValueError("file_list is empty; list the source files")
+        return value
+
+    def to_markdown(self) -> str:
+        return MARKDOWN.format(
+            implementation_approach=self.implementation_approach or "-",
+            file_list="\n".join(f"- `{f}`" for f in self.file_list),
+            data_structures_and_interfaces=self.data_structures_and_interfaces or "classDiagram",
+            program_call_flow=self.program_call_flow or "sequenceDiagram",
+            third_party_packages="\n".join(f"- {p}" for p in self.third_party_packages) or "- (none)",
+            anything_unclear=self.anything_unclear or "-",
+        )
+
+
+class WriteDesign(Action):
+    name: ClassVar[str] = "WriteDesign"
+    role: ClassVar[str] = "Architect"
+    output_model: ClassVar[type[OutputModel]] = Design
+    max_tokens: ClassVar[int] = 1500
+    tiny_max_tokens: ClassVar[int] = 300
+
+    def build_messages(self, *, tiny: bool = False, **inputs: Any) -> list[Message]:
+        prd: PRD = as_model(inputs["prd"], PRD)
+        requirement = prd.original_requirement.strip() or prd.project_name
+        if tiny:
+            user = USER_TINY.format(
+                project_name=prd.project_name, requirement=requirement, example=EXAMPLE_TINY
+            )
+        else:
+            user = USER.format(
+                project_name=prd.project_name,
+                requirement=requirement,
+                goals="\n".join(f"- {g}" for g in prd.product_goals) or "- (none)",
+                requirements="\n".join(f"- {r.priority} {r.requirement}" for r in prd.requirement_pool)
+                or "- (none)",
+                example=EXAMPLE,
+            )
+        return [Message("system", SYSTEM), Message("user", user)]

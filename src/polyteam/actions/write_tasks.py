@@ -1,0 +1,247 @@
+"""WriteTasks (ProjectManager): PRD + design -> per-file tasks with dependencies (`Tasks`).
+
+Owns the tasks prompt, the `Tasks` model (logic analysis with each file's `depends_on`,
+normalised against the project's files; a task list in dependency order) and its Markdown.
+Scheduling files into concurrent layers is the team's job (`polyteam.team`).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict, model_validator
+
+from polyteam.actions.base import Action, DepList, FileList, OutputModel, StrList, Text, as_model, clean_path
+from polyteam.actions.write_design import Design
+from polyteam.actions.write_prd import PRD
+from polyteam.providers.base import Message
+
+SYSTEM = (
+    "You are ProjectManager running WriteTasks. You split a design into per-file tasks and "
+    "state which project files each file imports. Reply with one JSON object and nothing else."
+)
+
+EXAMPLE = (
+    '{"required_packages": [], "logic_analysis": ['
+    '{"file": "models.py", "description": "Snake and Food dataclasses", "depends_on": []}, '
+    '{"file": "main.py", "description": "parse args, run the loop", "depends_on": ["models.py"]}], '
+    '"task_list": ["models.py", "main.py"], "shared_knowledge": "...", "anything_unclear": ""}'
+)
+
+USER = """Requirement: {requirement}
+Files: {files}
+Approach: {approach}
+Interfaces (Mermaid):
+{interfaces}
+Third-party packages: {packages}
+
+Write the tasks as one JSON object of this shape:
+{example}
+Rules: one logic_analysis entry per file above; depends_on lists only the project files that the
+file imports (no cycles; [] when it imports none), so files without mutual dependencies can be
+written in parallel; task_list orders every file after the files it depends on; shared_knowledge
+holds conventions all files must share (names, constants)."""
+
+USER_TINY = """Files: {files}
+Reply with JSON like: {example}"""
+
+EXAMPLE_TINY = '{"logic_analysis": [{"file": "main.py", "description": "...", "depends_on": []}]}'
+
+MARKDOWN = """# Tasks
+
+## Required packages
+{required_packages}
+
+## Logic analysis
+| File | Depends on | What it does |
+| --- | --- | --- |
+{rows}
+
+## Task list (dependency order)
+{task_list}
+
+## Shared knowledge
+{shared_knowledge}
+
+## Anything unclear
+{anything_unclear}
+"""
+
+#: cap on the design text quoted into the prompt (tokens are the user's money)
+_MAX_QUOTE = 1500
+
+
+class FileTask(BaseModel):
+    """One file's task: what it does and the project files it depends on."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    file: str
+    description: Text = ""
+    depends_on: DepList = []
+
+    @model_validator(mode="before")
+    @classmethod
+    def _coerce(cls, data: Any) -> Any:
+        # ["file.py", "description", [deps]] rows and "file.py: description" strings
+        if isinstance(data, list | tuple) and data:
+            row = {"file": data[0], "description": data[1] if len(data) > 1 else ""}
+            if len(data) > 2:
+                row["depends_on"] = data[2]
+            return row
+        if isinstance(data, str):
+            file, _, desc = data.partition(":")
+            return {"file": file, "description": desc.strip()}
+        if isinstance(data, dict):
+            lowered = {re.sub(r"[\s\-]+", "_", str(k).strip().lower()): v for k, v in data.items()}
+            file = (
+                lowered.get("file") or lowered.get("filename") or lowered.get("path") or lowered.get("name")
+            )
+            desc = lowered.get("description") or lowered.get("logic") or lowered.get("analysis") or ""
+            deps = lowered.get("depends_on", lowered.get("dependencies", lowered.get("imports", [])))
+            return {"file": file, "description": desc, "depends_on": deps}
+        return data
+
+    @model_validator(mode="after")
+    def _clean(self) -> FileTask:
+        self.file = clean_path(self.file)
+        if not self.file:
+            raise ValueError("a logic_analysis entry has no file")
+        return self
+
+
+class Tasks(OutputModel):
+    """Per-file tasks, with dependencies, in dependency order."""
+
+    aliases: ClassVar[dict[str, str]] = {
+        "packages": "required_packages",
+        "required_python_third_party_packages": "required_packages",
+        "required_python_packages": "required_packages",
+        "files": "logic_analysis",
+        "tasks": "task_list",
+        "shared": "shared_knowledge",
+    }
+
+    required_packages: StrList = []
+    logic_analysis: list[FileTask] = []
+    task_list: FileList = []
+    shared_knowledge: Text = ""
+    anything_unclear: Text = ""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _mapping_analysis(cls, data: Any) -> Any:
+        # {"logic_analysis": {"main.py": "desc", ...}} -> a list of entries
+        if isinstance(data, dict) and isinstance(data.get("logic_analysis"), dict):
+            data = dict(data)
+            data["logic_analysis"] = [
+                {"file": k, **v} if isinstance(v, dict) else [k, v] for k, v in data["logic_analysis"].items()
+            ]
+        return data
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Tasks:
+        if not self.logic_analysis and not self.task_list:
+            raise ValueError("logic_analysis and task_list are both empty; list each file")
+        entries: dict[str, FileTask] = {}
+        for entry in self.logic_analysis:
+            if entry.file in entries:
+                entries[entry.file].depends_on += [
+                    d for d in entry.depends_on if d not in entries[entry.file].depends_on
+                ]
+            else:
+                entries[entry.file] = entry
+        for name in self.task_list:
+            entries.setdefault(name, FileTask(file=name))
+        known = list(entries)
+        for entry in entries.values():
+            entry.depends_on = _normalise_deps(entry.file, entry.depends_on, known)
+        self.logic_analysis = list(entries.values())
+        ordered = [f for f in self.task_list if f in entries]
+        self.task_list = ordered + [f for f in known if f not in ordered]
+        return self
+
+    def task_for(self, filename: str) -> FileTask | None:
+        """The logic-analysis entry of one file, or None."""
+        return next((t for t in self.logic_analysis if t.file == filename), None)
+
+    def depends_on(self, filename: str) -> list[str]:
+        """The project files `filename` depends on ([] when unknown)."""
+        task = self.task_for(filename)
+        return list(task.depends_on) if task else []
+
+    def to_markdown(self) -> str:
+        rows = "\n".join(
+            f"| `{t.file}` | {', '.join(f'`{d}`' for d in t.depends_on) or '-'} | {_cell(t.description) or '-'} |"
+            for t in self.logic_analysis
+        )
+        return MARKDOWN.format(
+            required_packages="\n".join(f"- {p}" for p in self.required_packages) or "- (none)",
+            rows=rows,
+            task_list="\n".join(f"{i}. `{f}`" for i, f in enumerate(self.task_list, 1)),
+            shared_knowledge=self.shared_knowledge or "-",
+            anything_unclear=self.anything_unclear or "-",
+        )
+
+
+def _normalise_deps(file: str, deps: list[str], known: list[str]) -> list[str]:
+    """Map module-style names onto project files ("utils", "pkg.utils" -> "utils.py"); drop self."""
+    by_stem: dict[str, str] = {}
+    for k in known:
+        stem = k[:-3] if k.endswith(".py") else k
+        by_stem.setdefault(stem, k)
+        by_stem.setdefault(stem.replace("/", "."), k)
+        by_stem.setdefault(stem.rsplit("/", 1)[-1], k)
+    out: list[str] = []
+    for dep in deps:
+        target = dep if dep in known else by_stem.get(dep[:-3] if dep.endswith(".py") else dep, dep)
+        if target != file and target not in out:
+            out.append(target)
+    return out
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ").strip()
+
+
+class WriteTasks(Action):
+    name: ClassVar[str] = "WriteTasks"
+    role: ClassVar[str] = "ProjectManager"
+    output_model: ClassVar[type[OutputModel]] = Tasks
+    max_tokens: ClassVar[int] = 1500
+    tiny_max_tokens: ClassVar[int] = 400
+
+    def build_messages(self, *, tiny: bool = False, **inputs: Any) -> list[Message]:
+        prd: PRD | None = as_model(inputs["prd"], PRD) if inputs.get("prd") is not None else None
+        design: Design = as_model(inputs["design"], Design)
+        files = ", ".join(design.file_list)
+        if tiny:
+            user = USER_TINY.format(files=files, example=EXAMPLE_TINY)
+        else:
+            user = USER.format(
+                requirement=(prd.original_requirement or prd.project_name).strip() if prd else "-",
+                files=files,
+                approach=design.implementation_approach[:_MAX_QUOTE] or "-",
+                interfaces=design.data_structures_and_interfaces[:_MAX_QUOTE] or "-",
+                packages=", ".join(design.third_party_packages) or "none",
+                example=EXAMPLE,
+            )
+        return [Message("system", SYSTEM), Message("user", user)]
+
+    def json_schema(self) -> dict[str, Any]:
+        # constrained decoders (llama.cpp) only emit required keys reliably: ask for the analysis
+        schema = super().json_schema()
+        schema["required"] = ["logic_analysis"]
+        return schema
+
+    def complete_data(self, data: dict[str, Any], inputs: dict[str, Any], fixes: list[str]) -> dict[str, Any]:
+        # a reply with no file at all (tiny models): the design's files, in its order, no dependencies
+        design = inputs.get("design")
+        norm = {str(k).strip().lower().replace(" ", "_"): v for k, v in data.items()}
+        if design is not None and not any(
+            norm.get(k) for k in ("logic_analysis", "task_list", "files", "tasks")
+        ):
+            data["task_list"] = list(as_model(design, Design).file_list)
+            fixes.append("task list taken from the design")
+        return data

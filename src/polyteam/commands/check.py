@@ -1,0 +1,89 @@
+"""`polyteam check [--ping]`: validate the configuration; with --ping, reach every routed endpoint.
+
+Validation is `polyteam.config`'s (a bad configuration raises ConfigError, which cli.py prints
+one issue per line with exit status 2). The ping sends one tiny request per distinct endpoint,
+through the gateway with one attempt and no fallback, so each line is about that endpoint alone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import typer
+
+from polyteam.redact import redact
+from polyteam.routing import Route, Router
+
+PING_TIMEOUT_S = 60.0
+PING_PROMPT = "Reply with the single word: ok"
+
+
+@dataclass(frozen=True)
+class PingResult:
+    route: Route
+    ok: bool
+    detail: str  # the reply's first words, or the error
+    latency_s: float
+
+
+def run(config_dir: Path | None = None, ping: bool = False) -> None:
+    """Print `ok`, or (with --ping) one line per endpoint; exit 1 if an endpoint cannot be reached."""
+    from polyteam.config import load_settings
+
+    settings = load_settings(config_dir, os.environ)
+    if not ping:
+        print("ok")
+        return
+    results = asyncio.run(ping_all(settings.router))
+    for result in results:
+        endpoint = result.route.endpoint
+        status = "ok  " if result.ok else "FAIL"
+        where = f"{endpoint.kind} {endpoint.model} {endpoint.base_url or '(local)'}"
+        print(redact(f"{status} {result.route.llm} ({where}) {result.latency_s:.2f}s: {result.detail}"))
+    if not all(r.ok for r in results):
+        raise typer.Exit(1)
+    print("ok")
+
+
+def distinct_routes(router: Router) -> list[Route]:
+    """One route per distinct endpoint (kind, base URL, model), in pipeline order."""
+    seen: set[tuple[str, str, str]] = set()
+    routes: list[Route] = []
+    for route in router.all_routes():
+        if route.endpoint.key not in seen:
+            seen.add(route.endpoint.key)
+            routes.append(route)
+    return routes
+
+
+async def ping_all(router: Router, timeout: float = PING_TIMEOUT_S) -> list[PingResult]:
+    """Ping every distinct routed endpoint concurrently."""
+    return list(await asyncio.gather(*(ping_route(route, timeout) for route in distinct_routes(router))))
+
+
+async def ping_route(route: Route, timeout: float = PING_TIMEOUT_S) -> PingResult:
+    """One tiny request to `route`'s endpoint alone: one attempt, no fallback, no budget."""
+    from polyteam.errors import PolyteamError
+    from polyteam.gateway import Gateway
+    from polyteam.providers.base import CallOptions, Message
+
+    alone = Router(default=replace(route.endpoint, fallback=()))
+    gateway = Gateway(alone, meter=None, max_attempts=1)
+    started = time.perf_counter()
+    try:
+        answer = await asyncio.wait_for(
+            gateway.ask(route.role, route.action, [Message("user", PING_PROMPT)], CallOptions(max_tokens=8)),
+            timeout,
+        )
+    except PolyteamError as exc:
+        return PingResult(route, False, str(exc), time.perf_counter() - started)
+    except TimeoutError:
+        return PingResult(route, False, f"no answer within {timeout:.0f}s", time.perf_counter() - started)
+    finally:
+        await gateway.aclose()
+    words = " ".join(answer.completion.text.split()[:6]) or "(empty reply)"
+    return PingResult(route, True, words, time.perf_counter() - started)

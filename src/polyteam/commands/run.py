@@ -1,0 +1,180 @@
+"""`polyteam run "REQUIREMENT"` and `polyteam run --resume PROJECT_DIR` (DESIGN §5, §6).
+
+Checks the options, loads the configuration (errors: exit 2 via `polyteam.cli.main`), runs the
+standard team under this module's one `asyncio.run` with a live display, and prints where the
+project is, how it ended, calls per LLM, time and cost. Exit status: 0 done, 1 failed (one line
+why), 3 stopped by the budget (state saved; the message says how to resume), 130 Ctrl-C (state
+saved). The team's work is `polyteam.team`; the display is `polyteam.progress`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shlex
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from polyteam.errors import ConfigError, ConfigIssue
+from polyteam.redact import redact
+
+EXIT_FAILED = 1
+EXIT_BUDGET = 3
+EXIT_INTERRUPTED = 130
+
+
+def _usage(key: str, problem: str, fix: str) -> ConfigError:
+    return ConfigError([ConfigIssue("polyteam run", key, problem, fix)])
+
+
+def _check_options(requirement: str | None, resume: Path | None, review_k: int | None, budget: float | None) -> None:
+    if resume is None and not (requirement or "").strip():
+        raise _usage("REQUIREMENT", "missing", 'pass the requirement in quotes, or --resume PROJECT_DIR')
+    if resume is not None and requirement:
+        raise _usage("--resume", "a requirement and --resume were both given", "pass one of them")
+    if review_k is not None and review_k < 0:
+        raise _usage("--review-k", f"{review_k} is negative", "use 0 (review off) or more rounds")
+    if budget is not None and budget <= 0:
+        raise _usage("--budget", f"{budget} is not a positive amount", "pass USD, e.g. --budget 0.50")
+
+
+def _saved_config_dir(resume: Path) -> Path | None:
+    """The config folder the stopped run used (a resume reads the same one unless told otherwise)."""
+    from polyteam.workspace import Workspace
+
+    state = Workspace(resume).load_state()  # also: a one-line error when resume is no project
+    saved = (state.get("settings") or {}).get("config_dir")
+    return Path(saved) if saved and Path(saved).is_dir() else None
+
+
+def _bundled_notice(settings: Any) -> str | None:
+    router = settings.router
+    if not getattr(router, "default_is_bundled", False):
+        return None
+    model = getattr(router.default, "model", "") or "the bundled model"
+    return (
+        f"Using the bundled {model}: a tiny local model for trying polyteam, not for real projects. "
+        "Configure a provider in config/config.yaml (e.g. OPENAI_API_KEY) and route roles in "
+        "config/multi_llm_config.yaml; `polyteam routes` shows the result."
+    )
+
+
+def _resume_hint(path: Path, budget: bool = False) -> str:
+    cmd = f"polyteam run --resume {shlex.quote(str(path))}"
+    return cmd + (" --budget USD" if budget else "")
+
+
+def summary_lines(summary: Any) -> list[str]:
+    """The end-of-run lines: where, how it ended, time, calls per LLM, cost."""
+    lines = [f"project: {summary.project_path}"]
+    took = f"{summary.elapsed_s:.1f}s"
+    lines.append(f"status: {summary.status} in {took}")
+    if summary.cached:
+        lines.append(f"resumed: {summary.cached} finished action(s) taken from the checkpoint, not requested again")
+    if summary.calls_by_llm:
+        per = ", ".join(
+            f"{llm} {n} call{'s' if n != 1 else ''} ({summary.tokens_by_llm.get(llm, (0, 0))[0]:,}+"
+            f"{summary.tokens_by_llm.get(llm, (0, 0))[1]:,} tokens)"
+            for llm, n in sorted(summary.calls_by_llm.items(), key=lambda kv: (-kv[1], kv[0]))
+        )
+        lines.append(f"calls per LLM: {per}")
+    stats = summary.stats
+    lines.append(
+        f"repairs {stats.get('repairs', 0)}, re-asks {stats.get('reasks', 0)}, fallbacks {stats.get('fallbacks', 0)}"
+    )
+    if summary.cost_usd is not None:
+        cap = f" of a ${summary.budget_usd:.4f} budget" if summary.budget_usd is not None else ""
+        lines.append(f"cost: ${summary.cost_usd:.4f}{cap}")
+    for name, why in summary.skipped:
+        lines.append(f"skipped {name!r}: {why}")
+    return [redact(line) for line in lines]
+
+
+def _report_lines(path: Path) -> list[str]:
+    from polyteam.errors import PolyteamError
+    from polyteam.report import build_report
+    from polyteam.report import summary_lines as report_summary
+
+    try:
+        return report_summary(build_report(path))
+    except PolyteamError:  # no ledger yet (nothing was called): the run summary says enough
+        return []
+
+
+def run(
+    *,
+    requirement: str | None = None,
+    workdir: Path = Path("workspace"),
+    config_dir: Path | None = None,
+    budget: float | None = None,
+    review_k: int | None = None,
+    resume: Path | None = None,
+    overwrite: bool = False,
+    quiet: bool = False,
+) -> None:
+    """Run (or resume) the standard team and print the summary; exits non-zero unless done.
+
+    Raises:
+        ConfigError: bad options or configuration (exit 2).
+        PolyteamError: the project folder or a resumed run's state cannot be used (exit 1).
+        typer.Exit: 1 failed, 3 budget, 130 interrupted.
+    """
+    from rich.console import Console
+
+    from polyteam.config import load_settings
+    from polyteam.progress import make_progress
+    from polyteam.team import Team
+
+    _check_options(requirement, resume, review_k, budget)
+    if resume is not None and config_dir is None:
+        config_dir = _saved_config_dir(resume)
+    settings = load_settings(config_dir=config_dir)
+    console = Console(highlight=False)
+    errors = Console(stderr=True, highlight=False)
+    notice = _bundled_notice(settings)
+    if notice:
+        errors.print(notice, markup=False, soft_wrap=True)
+
+    team = Team.standard(settings)
+    progress = make_progress(console, quiet=quiet)
+    try:
+        with progress:
+            if resume is not None:
+                coro = team.aresume(resume, review_k=review_k, budget=budget, on_event=progress)
+            else:
+                coro = team.arun(
+                    requirement or "",
+                    workdir=workdir,
+                    overwrite=overwrite,
+                    review_k=review_k,
+                    budget=budget,
+                    on_event=progress,
+                )
+            path, summary = asyncio.run(coro)
+    except KeyboardInterrupt:
+        where = team.project_path
+        hint = f"; continue with: {_resume_hint(where)}" if where is not None else ""
+        errors.print(f"polyteam: interrupted, state saved{hint}", markup=False, soft_wrap=True)
+        raise typer.Exit(EXIT_INTERRUPTED) from None
+
+    for line in summary_lines(summary):
+        console.print(line, markup=False, soft_wrap=True)
+    for line in _report_lines(path):
+        console.print(line, markup=False, soft_wrap=True)
+    if summary.status == "budget":
+        spent = f"${summary.cost_usd:.4f}" if summary.cost_usd is not None else "the budget"
+        errors.print(
+            f"polyteam: stopped by the budget after spending {spent}; state saved. "
+            f"Continue with a higher budget: {_resume_hint(path, budget=True)}",
+            markup=False,
+            soft_wrap=True,
+        )
+        raise typer.Exit(EXIT_BUDGET)
+    if summary.status != "done":
+        errors.print(
+            f"polyteam: run failed: {redact(summary.error)}; state saved, continue with: {_resume_hint(path)}",
+            markup=False,
+            soft_wrap=True,
+        )
+        raise typer.Exit(EXIT_FAILED)

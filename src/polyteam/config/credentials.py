@@ -1,0 +1,297 @@
+"""config.yaml and the environment: effective values, run settings, and the five built-in providers.
+
+Each key may come from config.yaml or an environment variable of the same name (the environment
+wins; an empty or placeholder value counts as unset). Unknown config.yaml keys are ignored, since
+users keep their whole MetaGPT config.yaml. No message here ever contains a value.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+from pydantic import SecretStr, ValidationError
+
+from polyteam.config.schema import (
+    BASE_KEY,
+    DEFAULT_BASE,
+    DEFAULT_MODEL,
+    MODEL_KEY,
+    NUMBER_KEYS,
+    REQUIRED_KEYS,
+    SECRET_KEYS,
+    SPARK_DOMAINS,
+    STRING_KEYS,
+    PriceModel,
+    display,
+    is_unset,
+)
+from polyteam.errors import ConfigIssue
+from polyteam.providers.base import Endpoint, Price
+
+ENV = "environment"
+_ENV_SPELLINGS: dict[str, tuple[str, ...]] = {"ANTHROPIC_API_KEY": ("ANTHROPIC_API_KEY", "Anthropic_API_KEY")}
+
+
+@dataclass
+class Values:
+    """The effective config.yaml values after environment overrides."""
+
+    strings: dict[str, str] = field(default_factory=dict)
+    source: dict[str, str] = field(default_factory=dict)  # key -> file label or "environment"
+    max_budget: float | None = None
+    code_review_k: int = 1
+    prices: dict[str, Price] = field(default_factory=dict)
+
+    def get(self, key: str) -> str | None:
+        return self.strings.get(key)
+
+    def secrets(self) -> list[str]:
+        return [v for k, v in self.strings.items() if k in SECRET_KEYS or k == "SPARK_APPID"]
+
+
+def read_values(config: Any, label: str, environ: Mapping[str, str]) -> tuple[Values, list[ConfigIssue]]:
+    """Merge config.yaml (`config`, parsed YAML) with `environ`; issues for wrong types."""
+    values = Values()
+    issues: list[ConfigIssue] = []
+    raw: dict[str, tuple[Any, str]] = {}
+    if config is not None and not isinstance(config, dict):
+        issues.append(ConfigIssue(label, "", "is not a mapping of KEY: value lines", "see docs/design.md §2"))
+    elif isinstance(config, dict):
+        for key, value in config.items():
+            if not isinstance(key, str):
+                continue
+            canonical = key.strip().upper()
+            known = canonical in STRING_KEYS or canonical in NUMBER_KEYS or canonical == "PRICES"
+            if known and (canonical not in raw or is_unset(raw[canonical][0])):
+                raw[canonical] = (value, label)
+    for key in (*STRING_KEYS, *NUMBER_KEYS):
+        for spelling in _ENV_SPELLINGS.get(key, (key,)):
+            env_value = environ.get(spelling)
+            if not is_unset(env_value):
+                raw[key] = (env_value, ENV)
+                break
+    for key in STRING_KEYS:
+        if key not in raw:
+            continue
+        value, source = raw[key]
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            value = str(value)
+        if not isinstance(value, str) and value is not None:
+            issues.append(ConfigIssue(source, display(key), "is not a string", "quote the value"))
+            continue
+        if not is_unset(value):
+            values.strings[key] = value.strip()
+            values.source[key] = source
+    values.max_budget = _number(raw.get("MAX_BUDGET"), "MAX_BUDGET", issues, positive=True)
+    k = _number(raw.get("CODE_REVIEW_K"), "CODE_REVIEW_K", issues, whole=True)
+    values.code_review_k = 1 if k is None else int(k)
+    if "PRICES" in raw:
+        values.prices = _prices(*raw["PRICES"], issues)
+    return values, issues
+
+
+def _number(
+    item: tuple[Any, str] | None,
+    key: str,
+    issues: list[ConfigIssue],
+    *,
+    positive: bool = False,
+    whole: bool = False,
+) -> float | None:
+    if item is None or is_unset(item[0]):
+        return None
+    value, source = item
+    expected = "a whole number >= 0" if whole else "a number of USD > 0"
+    number: float | None = None
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        number = float(value)
+    elif isinstance(value, str):
+        try:
+            number = float(value.strip())
+        except ValueError:
+            number = None
+    if (
+        number is None
+        or not math.isfinite(number)
+        or (positive and number <= 0)
+        or (whole and (number < 0 or number != int(number)))
+    ):
+        issues.append(ConfigIssue(source, key, f"is not {expected}", f"set {key} to {expected}"))
+        return None
+    return number
+
+
+def _prices(value: Any, source: str, issues: list[ConfigIssue]) -> dict[str, Price]:
+    fix = "write PRICES: {MODEL: {input: USD, output: USD}} (USD per million tokens)"
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        issues.append(ConfigIssue(source, "PRICES", "is not a mapping of model names to prices", fix))
+        return {}
+    prices: dict[str, Price] = {}
+    for model, price in value.items():
+        try:
+            parsed = PriceModel.model_validate(price)
+        except ValidationError:
+            issues.append(
+                ConfigIssue(
+                    source, f"PRICES.{model}", "is not {input: USD, output: USD} with numbers >= 0", fix
+                )
+            )
+            continue
+        prices[str(model)] = Price(input=parsed.input, output=parsed.output)
+    return prices
+
+
+@dataclass
+class ProviderState:
+    """One built-in provider as config.yaml and the environment configure it."""
+
+    name: str
+    configured_any: bool  # at least one of its required keys is set
+    missing: tuple[str, ...]  # required keys not set (display spelling)
+    endpoint: Endpoint | None  # None when incomplete
+    issues: list[ConfigIssue] = field(default_factory=list)  # bad values (reported when the provider matters)
+
+    @property
+    def complete(self) -> bool:
+        return not self.missing and self.endpoint is not None
+
+
+def is_url(value: str, schemes: tuple[str, ...] = ("http", "https")) -> bool:
+    parts = urlsplit(value)
+    return parts.scheme in schemes and bool(parts.netloc)
+
+
+def spark_domain_issue(
+    url: str, domain: str | None, label: str, key: str
+) -> tuple[str | None, ConfigIssue | None]:
+    """The Spark domain for `url` (DOMAIN if given) and an issue when they do not match (wire-protocols.md §2c)."""
+    path = urlsplit(url).path.rstrip("/")
+    allowed = next((d for p, d in SPARK_DOMAINS.items() if path.endswith(p)), None)
+    if allowed is None:
+        if domain:
+            return domain, None
+        return None, ConfigIssue(
+            label, key, f"no default domain for the Spark path {path or '/'}", "set DOMAIN"
+        )
+    if domain is None:
+        return allowed[0], None
+    if domain not in allowed:
+        fix = f"set DOMAIN to {' or '.join(allowed)}, or change SPARK_URL to the version that serves {domain}"
+        return domain, ConfigIssue(label, key, f"{domain} does not match the SPARK_URL path {path}", fix)
+    return domain, None
+
+
+def base_for(kind: str, values: Values) -> str:
+    """The configured base of a built-in provider, else its default (claude without its trailing /v1)."""
+    base = (values.get(BASE_KEY.get(kind, "")) or DEFAULT_BASE.get(kind, "")).rstrip("/")
+    if kind == "claude" and base.endswith("/v1"):
+        base = base[: -len("/v1")]
+    return base
+
+
+def _secret(value: str | None) -> SecretStr | None:
+    return SecretStr(value) if value else None
+
+
+def provider_states(values: Values, config_label: str) -> dict[str, ProviderState]:
+    """Every built-in provider's state, in the default order (openai, claude, spark, zhipu, open_llm)."""
+    states: dict[str, ProviderState] = {}
+    for name, required in REQUIRED_KEYS.items():
+        missing = tuple(display(k) for k in required if values.get(k) is None)
+        configured_any = len(missing) < len(required)
+        issues: list[ConfigIssue] = []
+        endpoint = None if missing else _endpoint(name, values)
+        states[name] = ProviderState(name, configured_any, missing, endpoint, issues)
+        _url_issues(name, values, states[name].issues)
+    return states
+
+
+def _url_issues(name: str, values: Values, issues: list[ConfigIssue]) -> None:
+    key = BASE_KEY.get(name)
+    base = values.get(key) if key else None
+    schemes = ("ws", "wss") if name == "spark" else ("http", "https")
+    if key and base and not is_url(base, schemes):
+        example = "wss://spark-api.xf-yun.com/v3.5/chat" if name == "spark" else "https://host/v1"
+        issues.append(
+            ConfigIssue(values.source[key], key, f"is not a {' or '.join(schemes)} URL", f"e.g. {example}")
+        )
+    if name == "zhipu":
+        key_value = values.get("ZHIPUAI_API_KEY")
+        if key_value and not is_zhipu_key(key_value):
+            issues.append(
+                ConfigIssue(
+                    values.source["ZHIPUAI_API_KEY"],
+                    "ZHIPUAI_API_KEY",
+                    "is not in the form id.secret",
+                    "copy the whole key",
+                )
+            )
+    if name == "spark" and (
+        values.get("SPARK_URL") is None or is_url(values.get("SPARK_URL") or "", schemes)
+    ):
+        label = values.source.get("DOMAIN") or values.source.get("SPARK_URL") or ENV
+        _domain, issue = spark_domain_issue(base_for("spark", values), values.get("DOMAIN"), label, "DOMAIN")
+        if issue is not None and (values.get("DOMAIN") or values.get("SPARK_URL")):
+            issues.append(issue)
+
+
+def is_zhipu_key(value: str) -> bool:
+    head, dot, tail = value.partition(".")
+    return bool(head and dot and tail)
+
+
+def _endpoint(name: str, values: Values) -> Endpoint:
+    base = base_for(name, values)
+    model = values.get(MODEL_KEY.get(name, "")) or DEFAULT_MODEL.get(name, "")
+    if name == "openai":
+        return Endpoint(
+            llm="openai",
+            kind="openai",
+            base_url=base,
+            model=model,
+            api_key=_secret(values.get("OPENAI_API_KEY")),
+            proxy=values.get("OPENAI_PROXY"),
+            # structured outputs are certain only on the public API; forwarders vary
+            json_schema=base == DEFAULT_BASE["openai"],
+        )
+    if name == "claude":
+        return Endpoint(
+            llm="claude",
+            kind="claude",
+            base_url=base,
+            model=model,
+            api_key=_secret(values.get("ANTHROPIC_API_KEY")),
+        )
+    if name == "zhipu":
+        return Endpoint(
+            llm="zhipu",
+            kind="zhipu",
+            base_url=base,
+            model=model,
+            api_key=_secret(values.get("ZHIPUAI_API_KEY")),
+        )
+    if name == "spark":
+        domain, _issue = spark_domain_issue(base, values.get("DOMAIN"), "", "DOMAIN")
+        return Endpoint(
+            llm="spark",
+            kind="spark",
+            base_url=base,
+            model=domain or "",
+            domain=domain,
+            app_id=values.get("SPARK_APPID"),
+            api_key=_secret(values.get("SPARK_API_KEY")),
+            api_secret=_secret(values.get("SPARK_API_SECRET")),
+        )
+    return Endpoint(
+        llm="open_llm",
+        kind="open_llm",
+        base_url=base,
+        model=model,
+        api_key=_secret(values.get("OPEN_LLM_API_KEY")),
+    )

@@ -1,0 +1,40 @@
+"""Whether polyteam can run a GGUF in-process: the bundled SmolLM2 file and the xllamacpp package.
+
+The probe only looks (no import of xllamacpp, no model load); serving the model is
+`polyteam.providers.local`'s job. Configuration code takes the probe as a parameter so tests
+decide what is "installed".
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class LocalSupport:
+    bundled_gguf: Path | None  # the bundled smollm2-135m GGUF, when installed
+    has_xllamacpp: bool
+
+
+LocalProbe = Callable[[], LocalSupport]
+
+
+def probe_local() -> LocalSupport:
+    """What is installed right now."""
+    has_xllamacpp = importlib.util.find_spec("xllamacpp") is not None
+    path: Path | None = None
+    try:
+        from polyteam.providers.local import bundled_gguf_path
+    except ImportError:
+        bundled_gguf_path = None
+    if bundled_gguf_path is not None:
+        try:
+            found = bundled_gguf_path()
+        except (ImportError, OSError, LookupError):
+            found = None
+        if found is not None and Path(found).is_file():
+            path = Path(found)
+    return LocalSupport(bundled_gguf=path, has_xllamacpp=has_xllamacpp)

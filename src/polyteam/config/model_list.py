@@ -1,0 +1,287 @@
+"""MODEL_LIST entries of multi_llm_config.yaml -> endpoints (DESIGN §2), with their issues.
+
+An entry is an OpenAI-compatible server by default (`open_llm_api_base`); `api_type` makes it
+any provider (borrowing config.yaml's key, base and Spark credentials where the entry sets
+none) or `local`, a GGUF served in-process. Fallback names are checked by `validate.py`,
+which knows every name.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import SecretStr, ValidationError
+
+from polyteam.config.credentials import Values, base_for, is_url, is_zhipu_key, spark_domain_issue
+from polyteam.config.local import LocalSupport
+from polyteam.config.schema import (
+    BUNDLED_INSTALL_HINT,
+    BUNDLED_MODEL,
+    ENTRY_EXPECTS,
+    ENTRY_FIELDS,
+    KEY_OF,
+    LOCAL_INSTALL_HINT,
+    ModelEntry,
+    display,
+    is_unset,
+)
+from polyteam.errors import ConfigIssue
+from polyteam.providers.base import Endpoint, Price
+from polyteam.routing import provider_name
+
+_KINDS = ("openai", "claude", "spark", "zhipu", "open_llm", "local")
+
+
+@dataclass
+class EntryResult:
+    name: str
+    endpoint: Endpoint | None  # None when the entry has issues
+    fallback: tuple[str, ...]  # as written; validate.py resolves them
+    secrets: tuple[str, ...]
+
+
+class _Ctx:
+    def __init__(
+        self, label: str, values: Values, config_dir: Path | None, probe: Callable[[], LocalSupport]
+    ):
+        self.label = label
+        self.values = values
+        self.config_dir = config_dir
+        self._probe = probe
+        self._support: LocalSupport | None = None
+        self.issues: list[ConfigIssue] = []
+
+    @property
+    def support(self) -> LocalSupport:
+        if self._support is None:
+            self._support = self._probe()
+        return self._support
+
+    def issue(self, key: str, problem: str, fix: str = "") -> None:
+        self.issues.append(ConfigIssue(self.label, key, problem, fix))
+
+
+def entry_name(key: Any) -> str | None:
+    """A MODEL_LIST key as a name (YAML may read `7:` as a number), or None if unusable."""
+    if isinstance(key, str) and key.strip():
+        return key
+    if isinstance(key, (int, float)) and not isinstance(key, bool):
+        return str(key)
+    return None
+
+
+def build_model_list(
+    raw: Any, label: str, values: Values, config_dir: Path | None, probe: Callable[[], LocalSupport]
+) -> tuple[dict[str, EntryResult], list[ConfigIssue]]:
+    """Every MODEL_LIST entry as an EntryResult (endpoint None when it has issues), and the issues."""
+    ctx = _Ctx(label, values, config_dir, probe)
+    results: dict[str, EntryResult] = {}
+    if raw is None:
+        return results, ctx.issues
+    if not isinstance(raw, dict):
+        ctx.issue(
+            "MODEL_LIST",
+            "is not a mapping of LLM names to endpoints",
+            "write NAME: on its own line, indented",
+        )
+        return results, ctx.issues
+    for key, data in raw.items():
+        name = entry_name(key)
+        if name is None:
+            ctx.issue(
+                "MODEL_LIST", "an entry without a usable name", "give each entry a name such as my-llama:"
+            )
+            continue
+        results[name] = _entry(ctx, name, data)
+    return results, ctx.issues
+
+
+def _entry(ctx: _Ctx, name: str, data: Any) -> EntryResult:
+    where = f"MODEL_LIST.{name}"
+    before = len(ctx.issues)
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        ctx.issue(
+            where,
+            "is not a mapping of fields",
+            f'indent open_llm_api_base: "http://HOST:PORT/v1" under {name}:',
+        )
+        return EntryResult(name, None, (), ())
+    try:
+        entry = ModelEntry.model_validate(data)
+    except ValidationError as exc:
+        _pydantic_issues(ctx, where, exc)
+        return EntryResult(name, None, (), _raw_secrets(data))
+    secrets = tuple(s for s in (entry.api_key, entry.api_secret) if s)
+    kind = "open_llm" if entry.api_type is None else provider_name(entry.api_type)
+    if kind is None and isinstance(entry.api_type, str) and entry.api_type.strip().lower() == "local":
+        kind = "local"
+    if kind is None:
+        close = difflib.get_close_matches(str(entry.api_type).lower(), _KINDS, n=1)
+        hint = f"did you mean {close[0]}?" if close else f"use one of {', '.join(_KINDS)}"
+        ctx.issue(f"{where}.api_type", "unknown api_type", hint)
+        return EntryResult(name, None, (), secrets)
+    fallback = tuple([entry.fallback] if isinstance(entry.fallback, str) else entry.fallback or ())
+    common: dict[str, Any] = {
+        "llm": name,
+        "price": Price(entry.price.input, entry.price.output) if entry.price else None,
+        "max_concurrency": entry.max_concurrency,
+        "timeout": entry.timeout,
+        "proxy": entry.proxy,
+        "tiny": bool(entry.tiny),
+    }
+    endpoint = (
+        _local(ctx, where, entry, common) if kind == "local" else _remote(ctx, where, kind, entry, common)
+    )
+    return EntryResult(name, endpoint if len(ctx.issues) == before else None, fallback, secrets)
+
+
+def _pydantic_issues(ctx: _Ctx, where: str, exc: ValidationError) -> None:
+    seen: set[str] = set()
+    for error in exc.errors():
+        loc = [str(p) for p in error.get("loc", ())]
+        if not loc:
+            continue
+        field = loc[0]
+        if field == "price" and len(loc) > 1 and loc[1] in ("input", "output"):
+            field = f"price.{loc[1]}"
+        if field in seen:
+            continue
+        seen.add(field)
+        if error.get("type") == "extra_forbidden":
+            close = difflib.get_close_matches(field, ENTRY_FIELDS, n=1)
+            fix = f"did you mean {close[0]}?" if close else f"known fields: {', '.join(ENTRY_FIELDS)}"
+            ctx.issue(f"{where}.{field}", "unknown field", fix)
+        else:
+            expected = ENTRY_EXPECTS.get(field, "another value")
+            ctx.issue(f"{where}.{field}", f"is not {expected}", "fix the value (see docs/design.md §2)")
+
+
+def _raw_secrets(data: dict[Any, Any]) -> tuple[str, ...]:
+    return tuple(v for k, v in data.items() if k in ("api_key", "api_secret") and isinstance(v, str) and v)
+
+
+def _bases(entry: ModelEntry) -> list[str]:
+    bases: list[str] = []
+    first = entry.open_llm_api_base
+    for base in [*([first] if isinstance(first, str) else first or []), *(entry.bases or [])]:
+        if not is_unset(base) and base.strip().rstrip("/") not in bases:
+            bases.append(base.strip().rstrip("/"))
+    return bases
+
+
+def _remote(ctx: _Ctx, where: str, kind: str, entry: ModelEntry, common: dict[str, Any]) -> Endpoint | None:
+    values = ctx.values
+    bases = _bases(entry)
+    schemes = ("ws", "wss") if kind == "spark" else ("http", "https")
+    if not bases and kind == "open_llm":
+        ctx.issue(
+            where,
+            "no open_llm_api_base",
+            f'add open_llm_api_base: "http://HOST:PORT/v1" indented under {where.split(".", 1)[1]}:',
+        )
+        return None
+    if not bases:
+        bases = [base_for(kind, values)]
+    if kind == "claude":
+        bases = [b[: -len("/v1")] if b.endswith("/v1") else b for b in bases]
+    for base in bases:
+        if not is_url(base, schemes):
+            ctx.issue(
+                f"{where}.open_llm_api_base",
+                f"is not a {' or '.join(schemes)} URL",
+                "e.g. http://127.0.0.1:8000/v1",
+            )
+            return None
+    key_name = KEY_OF[kind]
+    api_key = None if is_unset(entry.api_key) else entry.api_key
+    api_key = api_key or values.get(key_name)
+    if kind != "open_llm" and not api_key:
+        ctx.issue(
+            where, f"api_type {kind} needs a key", f"set api_key here or {display(key_name)} in config.yaml"
+        )
+        return None
+    if kind == "zhipu" and api_key and not is_zhipu_key(api_key):
+        ctx.issue(f"{where}.api_key", "is not in the form id.secret", "copy the whole Zhipu key")
+        return None
+    model = entry.model or where.split(".", 1)[1]
+    extra: dict[str, Any] = {}
+    if kind == "spark":
+        app_id = entry.app_id or values.get("SPARK_APPID")
+        secret = entry.api_secret or values.get("SPARK_API_SECRET")
+        if not app_id or not secret:
+            missing = " and ".join(
+                n
+                for n, v in (("app_id/SPARK_APPID", app_id), ("api_secret/SPARK_API_SECRET", secret))
+                if not v
+            )
+            ctx.issue(where, f"api_type spark needs {missing}", "set it here or in config.yaml")
+            return None
+        domain, issue = spark_domain_issue(
+            bases[0], entry.domain or entry.model, ctx.label, f"{where}.domain"
+        )
+        if issue is not None:
+            ctx.issues.append(issue)
+            return None
+        model = domain or model
+        extra = {"app_id": app_id, "api_secret": SecretStr(secret), "domain": domain}
+    return Endpoint(
+        kind=kind,  # type: ignore[arg-type]
+        base_url=bases[0],
+        bases=tuple(bases) if len(bases) > 1 else (),
+        model=model,
+        api_key=SecretStr(api_key) if api_key else None,
+        json_schema=bool(entry.json_schema),
+        **extra,
+        **common,
+    )
+
+
+def _local(ctx: _Ctx, where: str, entry: ModelEntry, common: dict[str, Any]) -> Endpoint | None:
+    if not entry.gguf:
+        ctx.issue(
+            f"{where}.gguf",
+            "api_type local needs a gguf file",
+            f"set gguf: {BUNDLED_MODEL} or a path to a .gguf file",
+        )
+        return None
+    bundled = entry.gguf.strip().lower() == BUNDLED_MODEL
+    ok = True
+    path: Path | None
+    if bundled:
+        path = ctx.support.bundled_gguf
+        if path is None:
+            ctx.issue(f"{where}.gguf", f"the bundled {BUNDLED_MODEL} is not installed", BUNDLED_INSTALL_HINT)
+            ok = False
+    else:
+        path = Path(entry.gguf).expanduser()
+        if not path.is_absolute() and ctx.config_dir is not None:
+            path = ctx.config_dir / path
+        if not path.is_file():
+            ctx.issue(
+                f"{where}.gguf",
+                f"file not found: {path}",
+                "give the path of a .gguf file (relative to the config folder)",
+            )
+            ok = False
+    if not ctx.support.has_xllamacpp:
+        ctx.issue(where, "api_type local needs xllamacpp, which is not installed", LOCAL_INSTALL_HINT)
+        ok = False
+    if not ok or path is None:
+        return None
+    common = {**common, "tiny": bool(entry.tiny) if entry.tiny is not None else bundled}
+    return Endpoint(
+        kind="local",
+        base_url="",
+        model=entry.model or common["llm"],
+        gguf=str(path),
+        n_ctx=entry.n_ctx,
+        threads=entry.threads,
+        json_schema=entry.json_schema if entry.json_schema is not None else True,
+        **common,
+    )

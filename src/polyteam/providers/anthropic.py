@@ -1,0 +1,238 @@
+"""Claude over the Anthropic Messages API (`POST {base}/v1/messages`) with the official SDK.
+
+Claude's quirks stay here: system messages go top-level in `system`, `max_tokens` is always
+sent, roles must alternate, and streamed usage arrives in `message_start` (input) and
+`message_delta` (cumulative output) events (wire-protocols.md §2b). One attempt per call
+(`max_retries=0`); retries live in `polyteam.gateway`. SDK errors become `polyteam.errors`
+classes in `_map_error`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+import anthropic
+import httpx2
+
+from polyteam.errors import (
+    AuthError,
+    BadRequestError,
+    ContentFilteredError,
+    ContextTooLongError,
+    ProviderError,
+    QuotaExhaustedError,
+    RateLimitError,
+    ServerError,
+    TransportError,
+)
+from polyteam.providers._common import DEFAULT_TIMEOUT_S, error_field, make_error, retry_after, secret_value
+from polyteam.providers.base import (
+    CallOptions,
+    Completion,
+    Delta,
+    Endpoint,
+    Message,
+    estimate_prompt_tokens,
+    estimate_tokens,
+)
+
+EDGE_ERRORS: tuple[type[BaseException], ...] = (
+    anthropic.AnthropicError,
+    httpx2.HTTPError,
+    json.JSONDecodeError,
+)
+
+#: error.type of the body (§2b table) -> class; checked before the HTTP status
+_TYPES: dict[str, type[ProviderError]] = {
+    "authentication_error": AuthError,
+    "permission_error": AuthError,
+    "billing_error": QuotaExhaustedError,
+    "rate_limit_error": RateLimitError,
+    "overloaded_error": ServerError,
+    "api_error": ServerError,
+    "timeout_error": ServerError,
+    "invalid_request_error": BadRequestError,
+    "not_found_error": BadRequestError,
+    "request_too_large": BadRequestError,
+}
+_QUOTA_CODES = {"enforced_spend_limit_reached"}
+
+
+def to_wire(messages: list[Message]) -> tuple[str | None, list[dict[str, str]]]:
+    """Claude's shape: one top-level system text, then alternating user/assistant turns."""
+    system = "\n\n".join(m.content for m in messages if m.role == "system") or None
+    turns: list[dict[str, str]] = []
+    for message in messages:
+        if message.role == "system":
+            continue
+        if turns and turns[-1]["role"] == message.role:
+            turns[-1]["content"] += "\n\n" + message.content
+        else:
+            turns.append({"role": message.role, "content": message.content})
+    if not turns or turns[0]["role"] != "user":
+        # the API requires the first turn to be the user's
+        turns.insert(0, {"role": "user", "content": system or "Continue."})
+        if system and len(turns) == 1:
+            system = None
+    return system, turns
+
+
+class AnthropicProvider:
+    """Claude at `endpoint.base_url` (no trailing `/v1`: the SDK adds `/v1/messages`)."""
+
+    def __init__(self, endpoint: Endpoint) -> None:
+        self.endpoint = endpoint
+        kwargs: dict[str, Any] = {
+            "base_url": endpoint.base_url,
+            "api_key": secret_value(endpoint),
+            "timeout": endpoint.timeout or DEFAULT_TIMEOUT_S,
+            "max_retries": 0,  # one policy rules: polyteam.gateway.RetryingProvider
+        }
+        if endpoint.proxy:
+            kwargs["http_client"] = anthropic.DefaultAsyncHttpxClient(proxy=endpoint.proxy)
+        self._client = anthropic.AsyncAnthropic(**kwargs)
+
+    def _request(self, messages: list[Message], options: CallOptions) -> dict[str, Any]:
+        system, turns = to_wire(messages)
+        body: dict[str, Any] = {
+            "model": self.endpoint.model,
+            "max_tokens": options.max_tokens,
+            "messages": turns,
+        }
+        if system:
+            body["system"] = system
+        if options.temperature is not None:
+            body["temperature"] = min(1.0, max(0.0, options.temperature))
+        if options.top_p is not None:
+            body["top_p"] = options.top_p
+        if options.stop:
+            body["stop_sequences"] = list(options.stop)
+        if options.extra_body:
+            body["extra_body"] = dict(options.extra_body)
+        if options.timeout is not None:
+            body["timeout"] = options.timeout
+        return body
+
+    async def complete(self, messages: list[Message], options: CallOptions) -> Completion:
+        """One attempt. Raises: a `polyteam.errors.ProviderError` subclass."""
+        try:
+            reply = await self._client.messages.create(**self._request(messages, options))
+        except EDGE_ERRORS as exc:
+            raise self._map_error(exc) from exc
+        text = "".join(getattr(block, "text", "") for block in reply.content or () if block.type == "text")
+        usage = getattr(reply, "usage", None)
+        return self._completion(
+            messages,
+            text,
+            getattr(usage, "input_tokens", None),
+            getattr(usage, "output_tokens", None),
+            model=getattr(reply, "model", None),
+            finish_reason=getattr(reply, "stop_reason", None),
+        )
+
+    async def stream(
+        self, messages: list[Message], options: CallOptions
+    ) -> AsyncIterator[Delta | Completion]:
+        """One streamed attempt over named SSE events. Raises: a `ProviderError`."""
+        parts: list[str] = []
+        input_tokens: int | None = None
+        output_tokens: int | None = None
+        model: str | None = None
+        stop_reason: str | None = None
+        finished = False
+        try:
+            events = await self._client.messages.create(**self._request(messages, options), stream=True)
+            async with events:
+                async for event in events:
+                    if event.type == "message_start":
+                        model = event.message.model
+                        input_tokens = getattr(event.message.usage, "input_tokens", None)
+                        output_tokens = getattr(event.message.usage, "output_tokens", None)
+                    elif event.type == "content_block_delta":
+                        text = getattr(event.delta, "text", None)
+                        if text:
+                            parts.append(text)
+                            yield Delta(text)
+                    elif event.type == "message_delta":
+                        # cumulative (§2b); newer servers may repeat input_tokens here
+                        output_tokens = getattr(event.usage, "output_tokens", None) or output_tokens
+                        input_tokens = getattr(event.usage, "input_tokens", None) or input_tokens
+                        stop_reason = event.delta.stop_reason or stop_reason
+                    elif event.type == "message_stop":
+                        finished = True
+        except EDGE_ERRORS as exc:
+            raise self._map_error(exc) from exc
+        if not finished:
+            raise make_error(TransportError, self.endpoint, "stream ended before message_stop")
+        yield self._completion(
+            messages, "".join(parts), input_tokens, output_tokens, model=model, finish_reason=stop_reason
+        )
+
+    async def aclose(self) -> None:
+        await self._client.close()
+
+    def _completion(
+        self,
+        messages: list[Message],
+        text: str,
+        input_tokens: int | None,
+        output_tokens: int | None,
+        *,
+        model: str | None,
+        finish_reason: str | None,
+    ) -> Completion:
+        if finish_reason == "refusal":
+            raise make_error(ContentFilteredError, self.endpoint, "the model refused", code="refusal")
+        return Completion(
+            text=text,
+            input_tokens=estimate_prompt_tokens(messages) if input_tokens is None else int(input_tokens),
+            output_tokens=estimate_tokens(text) if output_tokens is None else int(output_tokens),
+            model=model or self.endpoint.model,
+            finish_reason=finish_reason,
+            estimated=input_tokens is None or output_tokens is None,
+        )
+
+    def _map_error(self, exc: BaseException) -> ProviderError:
+        """The one translation of SDK and transport errors into polyteam's classes."""
+        endpoint = self.endpoint
+        if isinstance(exc, anthropic.APITimeoutError | httpx2.TimeoutException):
+            return make_error(TransportError, endpoint, "timed out")
+        if isinstance(exc, anthropic.APIConnectionError | httpx2.HTTPError):
+            cause = exc.__cause__ or exc
+            return make_error(TransportError, endpoint, f"connection failed: {type(cause).__name__}: {cause}")
+        if isinstance(exc, json.JSONDecodeError | anthropic.APIResponseValidationError):
+            return make_error(ServerError, endpoint, "malformed reply from the server")
+        if not isinstance(exc, anthropic.APIStatusError):
+            return make_error(ServerError, endpoint, f"{type(exc).__name__}: {exc}")
+        body = exc.body
+        kind = str(exc.type or error_field(body, "type") or "")
+        if kind == "error":  # the envelope's own type, not the class
+            kind = ""
+        message = exc.api_message or error_field(body, "message") or exc.message
+        # a mid-stream `event: error` arrives on the 200 response (§2b)
+        status = exc.status_code if exc.status_code >= 400 else None
+        wait = retry_after(exc.response.headers) if status else None
+        cls: type[ProviderError]
+        if exc.error_code in _QUOTA_CODES:
+            cls = QuotaExhaustedError
+        elif "prompt is too long" in str(message).lower():
+            cls = ContextTooLongError  # Claude has no code for these two; its messages are documented
+        elif "content filtering" in str(message).lower():
+            cls = ContentFilteredError
+        elif kind in _TYPES:
+            cls = _TYPES[kind]
+        elif status in (401, 403):
+            cls = AuthError
+        elif status == 402:
+            cls = QuotaExhaustedError
+        elif status == 429:
+            cls = RateLimitError
+        elif status is None or status >= 500 or status in (408, 409):
+            cls = ServerError
+        else:
+            cls = BadRequestError
+        return make_error(
+            cls, endpoint, message, status=status, code=exc.error_code or kind or None, retry_after_s=wait
+        )

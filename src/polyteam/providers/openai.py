@@ -1,0 +1,216 @@
+"""OpenAI Chat Completions and every OpenAI-compatible server (MODEL_LIST, open LLM, local).
+
+One attempt per call with the official `openai` SDK (`max_retries=0`): retries, fallback,
+limits and the ledger live in `polyteam.gateway`. One `AsyncOpenAI` client per provider
+instance, closed by `aclose()`. SDK and transport errors become `polyteam.errors` classes in
+`_map_error`, the one place this module looks at them. Zhipu reuses this module (`zhipu.py`).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx2
+import openai
+
+from polyteam.errors import (
+    AuthError,
+    BadRequestError,
+    ContentFilteredError,
+    ContextTooLongError,
+    ProviderError,
+    QuotaExhaustedError,
+    RateLimitError,
+    ServerError,
+    TransportError,
+)
+from polyteam.providers._common import (
+    DEFAULT_TIMEOUT_S,
+    error_field,
+    make_error,
+    retry_after,
+    secret_value,
+)
+from polyteam.providers.base import (
+    CallOptions,
+    Completion,
+    Delta,
+    Endpoint,
+    Message,
+    estimate_prompt_tokens,
+    estimate_tokens,
+)
+
+#: what `_map_error` understands; anything else is a bug and keeps its traceback
+EDGE_ERRORS: tuple[type[BaseException], ...] = (openai.OpenAIError, httpx2.HTTPError, json.JSONDecodeError)
+
+_QUOTA_CODES = {"insufficient_quota", "billing_hard_limit_reached"}
+_CONTEXT_CODES = {"context_length_exceeded", "string_above_max_length"}
+_FILTER_CODES = {"content_filter", "content_policy_violation"}
+
+
+class OpenAIProvider:
+    """Chat completions over the OpenAI wire protocol at `endpoint.base_url` (which includes `/v1`)."""
+
+    def __init__(self, endpoint: Endpoint) -> None:
+        self.endpoint = endpoint
+        self._client = openai.AsyncOpenAI(**self._client_kwargs())
+
+    # -- construction (overridden by ZhipuProvider) -------------------------------------------
+
+    def _client_kwargs(self) -> dict[str, Any]:
+        endpoint = self.endpoint
+        kwargs: dict[str, Any] = {
+            "base_url": endpoint.base_url,
+            # open servers (vLLM, llama.cpp, Ollama) take no key, but the SDK insists on one
+            "api_key": secret_value(endpoint) or "EMPTY",
+            "timeout": endpoint.timeout or DEFAULT_TIMEOUT_S,
+            "max_retries": 0,  # one policy rules: polyteam.gateway.RetryingProvider
+        }
+        if endpoint.proxy:
+            kwargs["http_client"] = openai.DefaultAsyncHttpxClient(proxy=endpoint.proxy)
+        return kwargs
+
+    def _request(self, messages: list[Message], options: CallOptions) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "model": self.endpoint.model,
+            "messages": [{"role": m.role, "content": m.content} for m in messages],
+            "max_tokens": options.max_tokens,
+        }
+        if options.temperature is not None:
+            body["temperature"] = options.temperature
+        if options.top_p is not None:
+            body["top_p"] = options.top_p
+        if options.stop:
+            body["stop"] = list(options.stop)
+        # only where the server accepts it; elsewhere the team's repair path validates the JSON
+        if options.json_schema is not None and self.endpoint.json_schema:
+            body["response_format"] = {
+                "type": "json_schema",
+                "json_schema": {"name": options.schema_name, "schema": options.json_schema},
+            }
+        if options.extra_body:
+            body["extra_body"] = dict(options.extra_body)
+        if options.timeout is not None:
+            body["timeout"] = options.timeout
+        return body
+
+    def _stream_request(self, messages: list[Message], options: CallOptions) -> dict[str, Any]:
+        # wire-protocols.md §2a: the usage chunk comes only when asked for, and may still be missing
+        return {**self._request(messages, options), "stream": True, "stream_options": {"include_usage": True}}
+
+    # -- the Provider interface -----------------------------------------------------------------
+
+    async def complete(self, messages: list[Message], options: CallOptions) -> Completion:
+        """One attempt. Raises: a `polyteam.errors.ProviderError` subclass."""
+        try:
+            reply = await self._client.chat.completions.create(**self._request(messages, options))
+        except EDGE_ERRORS as exc:
+            raise self._map_error(exc) from exc
+        if not getattr(reply, "choices", None):
+            raise make_error(ServerError, self.endpoint, "reply has no choices", status=200)
+        choice = reply.choices[0]
+        text = (choice.message.content if choice.message else None) or ""
+        usage = getattr(reply, "usage", None)
+        return self._completion(
+            messages,
+            text,
+            usage,
+            model=getattr(reply, "model", None),
+            finish_reason=choice.finish_reason,
+        )
+
+    async def stream(
+        self, messages: list[Message], options: CallOptions
+    ) -> AsyncIterator[Delta | Completion]:
+        """One streamed attempt: `Delta`s, then the joined `Completion`. Raises: a `ProviderError`."""
+        parts: list[str] = []
+        usage: Any = None
+        model: str | None = None
+        finish_reason: str | None = None
+        try:
+            chunks = await self._client.chat.completions.create(**self._stream_request(messages, options))
+            async with chunks:
+                async for chunk in chunks:
+                    model = getattr(chunk, "model", None) or model
+                    usage = getattr(chunk, "usage", None) or usage
+                    for choice in getattr(chunk, "choices", None) or ():
+                        content = choice.delta.content if choice.delta else None
+                        if content:
+                            parts.append(content)
+                            yield Delta(content)
+                        if choice.finish_reason:
+                            finish_reason = choice.finish_reason
+        except EDGE_ERRORS as exc:
+            raise self._map_error(exc) from exc
+        if finish_reason is None:
+            # every compatible server ends with a finish_reason; without one the stream was cut
+            raise make_error(TransportError, self.endpoint, "stream ended before the reply finished")
+        yield self._completion(messages, "".join(parts), usage, model=model, finish_reason=finish_reason)
+
+    async def aclose(self) -> None:
+        await self._client.close()
+
+    # -- helpers ----------------------------------------------------------------------------------
+
+    def _completion(
+        self, messages: list[Message], text: str, usage: Any, *, model: str | None, finish_reason: str | None
+    ) -> Completion:
+        prompt = getattr(usage, "prompt_tokens", None) if usage is not None else None
+        output = getattr(usage, "completion_tokens", None) if usage is not None else None
+        estimated = prompt is None or output is None
+        return Completion(
+            text=text,
+            input_tokens=estimate_prompt_tokens(messages) if prompt is None else int(prompt),
+            output_tokens=estimate_tokens(text) if output is None else int(output),
+            model=model or self.endpoint.model,
+            finish_reason=finish_reason,
+            estimated=estimated,
+        )
+
+    def _map_error(self, exc: BaseException) -> ProviderError:
+        """The one translation of SDK and transport errors into polyteam's classes."""
+        endpoint = self.endpoint
+        if isinstance(exc, openai.APITimeoutError | httpx2.TimeoutException):
+            return make_error(TransportError, endpoint, "timed out")
+        if isinstance(exc, openai.APIConnectionError | httpx2.HTTPError):
+            cause = exc.__cause__ or exc
+            return make_error(TransportError, endpoint, f"connection failed: {type(cause).__name__}: {cause}")
+        if isinstance(exc, json.JSONDecodeError | openai.APIResponseValidationError):
+            return make_error(ServerError, endpoint, "malformed reply from the server")
+        if not isinstance(exc, openai.APIError):
+            return make_error(ServerError, endpoint, f"{type(exc).__name__}: {exc}")
+        body = exc.body
+        message = error_field(body, "message") or exc.message
+        code = error_field(body, "code")
+        kind = str(error_field(body, "type") or "")
+        if not isinstance(exc, openai.APIStatusError):
+            # an error event inside a 200 stream (§2a): classify by its type/code
+            return self._classify(None, code, kind, message, None)
+        wait = retry_after(exc.response.headers)
+        return self._classify(exc.status_code, code, kind, message, wait)
+
+    def _classify(
+        self, status: int | None, code: object, kind: str, message: object, wait: float | None
+    ) -> ProviderError:
+        endpoint = self.endpoint
+        code_text = "" if code is None else str(code)
+        text = str(message or "").lower()
+        cls: type[ProviderError]
+        if code_text in _QUOTA_CODES or kind in _QUOTA_CODES:
+            cls = QuotaExhaustedError
+        elif code_text in _CONTEXT_CODES or "maximum context length" in text or "context length" in text:
+            cls = ContextTooLongError
+        elif code_text in _FILTER_CODES:
+            cls = ContentFilteredError
+        elif status in (401, 403) or code_text == "invalid_api_key":
+            cls = AuthError
+        elif status == 429 or "rate_limit" in kind or code_text == "rate_limit_exceeded":
+            cls = RateLimitError
+        elif status is None or status >= 500 or status in (408, 409):
+            cls = ServerError  # 500/502/503, 529 overloaded, a mid-stream server_error
+        else:
+            cls = BadRequestError
+        return make_error(cls, endpoint, message, status=status, code=code, retry_after_s=wait)

@@ -1,0 +1,259 @@
+"""The cost report of one project, read from its ledger (DESIGN §4, `polyteam report`).
+
+Owns: aggregating `.polyteam/ledger.jsonl` by Role, Action and model; retries and fallbacks
+(from the ledger's call ids); repairs and re-asks (from `state.json` "stats"); unpriced models;
+and the counterfactual (the same tokens priced on the default model, from `pricing.json`).
+Renders as summary lines (for `polyteam run`) and rich tables; the HTML page is
+`polyteam.report_html`. Writing the ledger is `polyteam.cost.CostMeter`'s job.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+from polyteam.cost import PRICES_AS_OF, cost_usd, read_ledger
+from polyteam.errors import ConfigError, ConfigIssue
+from polyteam.providers.base import Price
+from polyteam.redact import redact_obj
+
+
+def _missing(path: Path, problem: str) -> ConfigError:
+    fix = "pass the project folder that `polyteam run` printed (it holds .polyteam/ledger.jsonl)"
+    return ConfigError([ConfigIssue(file=str(path), key="", problem=problem, fix=fix)])
+
+
+def _load_json(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (FileNotFoundError, json.JSONDecodeError, UnicodeDecodeError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _num(value: Any) -> float:
+    try:
+        return float(value or 0)
+    except (TypeError, ValueError):
+        return 0.0
+
+
+def _group(rows: list[dict[str, Any]], key_fields: tuple[str, ...]) -> list[dict[str, Any]]:
+    groups: dict[tuple[str, ...], dict[str, Any]] = {}
+    for row in rows:
+        key = tuple(str(row.get(f) or "?") for f in key_fields)
+        g = groups.get(key)
+        if g is None:
+            g = groups[key] = {f: v for f, v in zip(key_fields, key, strict=True)}
+            g.update(calls=0, ok=0, failed=0, input_tokens=0, output_tokens=0, cost_usd=0.0)
+            g.update(latency_s=0.0, estimated=0, unpriced=False)
+        g["calls"] += 1
+        g["ok" if row.get("ok") else "failed"] += 1
+        g["input_tokens"] += int(_num(row.get("input_tokens")))
+        g["output_tokens"] += int(_num(row.get("output_tokens")))
+        g["cost_usd"] += _num(row.get("cost_usd"))
+        g["latency_s"] += _num(row.get("latency_s"))
+        g["estimated"] += 1 if row.get("estimated") else 0
+        g["unpriced"] = g["unpriced"] or bool(row.get("unpriced"))
+    out = []
+    for g in groups.values():
+        g["mean_latency_s"] = round(g["latency_s"] / g["calls"], 3) if g["calls"] else 0.0
+        g["latency_s"] = round(g["latency_s"], 3)
+        g["cost_usd"] = round(g["cost_usd"], 8)
+        out.append(g)
+    return sorted(out, key=lambda g: (-g["cost_usd"], -g["calls"], tuple(g[f] for f in key_fields)))
+
+
+def _retries_and_fallbacks(rows: list[dict[str, Any]]) -> tuple[int, int, int]:
+    """(retries, fallbacks, logical calls): a retry is a repeat on the same LLM within a call id,
+    a fallback a move to another LLM within it. Lines without a call id count as their own call."""
+    seen: dict[str, list[str]] = defaultdict(list)
+    retries = fallbacks = anonymous = 0
+    for row in rows:
+        call_id, llm = str(row.get("call_id") or ""), str(row.get("llm") or "")
+        if not call_id:
+            anonymous += 1
+            retries += 1 if int(_num(row.get("attempt"))) > 1 else 0
+            continue
+        llms = seen[call_id]
+        if llm in llms:
+            retries += 1
+        elif llms:
+            fallbacks += 1
+        llms.append(llm)
+    return retries, fallbacks, len(seen) + anonymous
+
+
+def _counterfactual(rows: list[dict[str, Any]], pricing: dict[str, Any], actual: float) -> dict[str, Any]:
+    default = pricing.get("default")
+    if not isinstance(default, dict):
+        return {"available": False, "reason": "no .polyteam/pricing.json with the default model"}
+    base = {k: default.get(k) for k in ("llm", "provider", "model")}
+    price = Price(_num(default.get("input")), _num(default.get("output")))
+    base["price"] = {"input": price.input, "output": price.output, "source": default.get("source")}
+    if default.get("source") == "unpriced":
+        return {
+            **base,
+            "available": False,
+            "reason": f"the default model {default.get('model')} has no price",
+        }
+    total = sum(
+        cost_usd(price, int(_num(r.get("input_tokens"))), int(_num(r.get("output_tokens")))) for r in rows
+    )
+    saving = total - actual
+    return {
+        **base,
+        "available": True,
+        "cost_usd": round(total, 8),
+        "saving_usd": round(saving, 8),
+        "saving_pct": round(100.0 * saving / total, 1) if total > 0 else None,
+    }
+
+
+def build_report(project_dir: str | os.PathLike[str]) -> dict[str, Any]:
+    """Aggregate a project's ledger into the report dict that every renderer uses.
+
+    Raises:
+        ConfigError: the folder does not exist or has no (or an empty) ledger (exit 2).
+    """
+    project = Path(project_dir)
+    state_dir = project / ".polyteam"
+    ledger = state_dir / "ledger.jsonl"
+    if not project.is_dir():
+        raise _missing(project, "no such project folder")
+    if not ledger.is_file():
+        raise _missing(ledger, "no ledger: no LLM call was recorded for this project")
+    rows, skipped = read_ledger(ledger)
+    if not rows:
+        raise _missing(ledger, "the ledger is empty: no LLM call was recorded for this project")
+    pricing = _load_json(state_dir / "pricing.json")
+    stats = _load_json(state_dir / "state.json").get("stats")
+    stats = stats if isinstance(stats, dict) else {}
+    retries, fallbacks, logical = _retries_and_fallbacks(rows)
+    by_model = _group(rows, ("llm", "provider", "model"))
+    actual = round(sum(_num(r.get("cost_usd")) for r in rows), 8)
+    errors: dict[str, int] = defaultdict(int)
+    for row in rows:
+        if not row.get("ok"):
+            errors[str(row.get("error") or "unknown")] += 1
+    report = {
+        "project": str(project),
+        "ledger": str(ledger),
+        "totals": {
+            "calls": len(rows),
+            "logical_calls": logical,
+            "ok": sum(1 for r in rows if r.get("ok")),
+            "failed": sum(1 for r in rows if not r.get("ok")),
+            "input_tokens": sum(int(_num(r.get("input_tokens"))) for r in rows),
+            "output_tokens": sum(int(_num(r.get("output_tokens"))) for r in rows),
+            "cost_usd": actual,
+            "latency_s": round(sum(_num(r.get("latency_s")) for r in rows), 3),
+            "estimated": sum(1 for r in rows if r.get("estimated")),
+        },
+        "by_role": _group(rows, ("role",)),
+        "by_action": _group(rows, ("action",)),
+        "by_model": by_model,
+        "retries": retries,
+        "fallbacks": fallbacks,
+        "repairs": stats.get("repairs"),
+        "reasks": stats.get("reasks"),
+        "action_fallbacks": stats.get("fallbacks"),
+        "errors": dict(sorted(errors.items())),
+        "unpriced": [
+            {"llm": g["llm"], "provider": g["provider"], "model": g["model"], "calls": g["calls"]}
+            for g in by_model
+            if g["unpriced"]
+        ],
+        "counterfactual": _counterfactual(rows, pricing, actual),
+        "prices_as_of": pricing.get("as_of") or PRICES_AS_OF,
+        "skipped_lines": skipped,
+    }
+    return redact_obj(report)
+
+
+def format_usd(value: float) -> str:
+    """Dollars with enough digits to tell small calls apart ($0.000450, $0.0210, $12.34)."""
+    if abs(value) >= 1:
+        return f"${value:,.2f}"
+    return f"${value:.4f}" if abs(value) >= 0.01 or value == 0 else f"${value:.6f}"
+
+
+def summary_lines(report: dict[str, Any]) -> list[str]:
+    """A few lines for the end of `polyteam run` (and the top of `polyteam report`)."""
+    t = report["totals"]
+    lines = [
+        f"cost {format_usd(t['cost_usd'])} for {t['calls']} LLM calls "
+        f"({t['input_tokens']:,} input + {t['output_tokens']:,} output tokens, {t['latency_s']:.1f}s of calls)"
+    ]
+    extras = [f"{report['retries']} retries", f"{report['fallbacks']} fallbacks", f"{t['failed']} failed"]
+    for key, label in (("repairs", "repairs"), ("reasks", "re-asks")):
+        if report.get(key) is not None:
+            extras.append(f"{report[key]} {label}")
+    lines.append(", ".join(extras))
+    roles = ", ".join(f"{g['role']} {format_usd(g['cost_usd'])}" for g in report["by_role"])
+    lines.append(f"by role: {roles}")
+    cf = report["counterfactual"]
+    if cf.get("available"):
+        verb = "saved" if cf["saving_usd"] >= 0 else "cost an extra"
+        pct = f" ({abs(cf['saving_pct']):.0f}%)" if cf.get("saving_pct") is not None else ""
+        lines.append(
+            f"on {cf['model']} ({cf['llm']}) alone the same tokens would cost {format_usd(cf['cost_usd'])}: "
+            f"routing {verb} {format_usd(abs(cf['saving_usd']))}{pct}"
+        )
+    else:
+        lines.append(f"no single-model comparison: {cf.get('reason')}")
+    if report["unpriced"]:
+        names = ", ".join(sorted({u["model"] for u in report["unpriced"]}))
+        lines.append(
+            f"unpriced (counted as $0): {names}; add `price:` to its MODEL_LIST entry or a PRICES: entry"
+        )
+    if report.get("skipped_lines"):
+        lines.append(
+            f"{report['skipped_lines']} unreadable ledger line(s) skipped (a killed run's last line)"
+        )
+    return lines
+
+
+def project_summary(project_dir: str | os.PathLike[str]) -> list[str]:
+    """`summary_lines` of a project, or one line saying no call was recorded (never raises ConfigError)."""
+    try:
+        return summary_lines(build_report(project_dir))
+    except ConfigError:
+        return ["no LLM call recorded for this project: cost $0"]
+
+
+def rich_tables(report: dict[str, Any]) -> list[Any]:
+    """The report as rich Tables: by Role, by Action and by model."""
+    from rich.markup import escape
+    from rich.table import Table
+
+    tables = []
+    for title, key, label_fields in (
+        ("By Role", "by_role", ("role",)),
+        ("By Action", "by_action", ("action",)),
+        ("By model", "by_model", ("llm", "provider", "model")),
+    ):
+        table = Table(title=title, title_justify="left")
+        for field in label_fields:
+            table.add_column(field.capitalize() if field != "llm" else "LLM")
+        for col in ("Calls", "Failed", "Input tok", "Output tok", "Cost USD", "Latency s", "Mean s"):
+            table.add_column(col, justify="right")
+        for g in report[key]:
+            label = [escape(str(g[f])) for f in label_fields]
+            if key == "by_model" and g["unpriced"]:
+                label[-1] += " (unpriced)"
+            table.add_row(
+                *label,
+                str(g["calls"]),
+                str(g["failed"]),
+                f"{g['input_tokens']:,}",
+                f"{g['output_tokens']:,}",
+                f"{g['cost_usd']:.6f}",
+                f"{g['latency_s']:.2f}",
+                f"{g['mean_latency_s']:.2f}",
+            )
+        tables.append(table)
+    return tables

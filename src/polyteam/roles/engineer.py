@@ -1,0 +1,162 @@
+"""Engineer: writes every file of the task list (WriteCode) and reviews each one (WriteCodeReview).
+
+Owns the write schedule: each file starts as soon as the files it depends on are written (not
+layer by layer), so independent files are requested concurrently; its review starts as soon as it
+is written, while other files are still being written. A file gets only its own dependencies'
+code. Up to `review_k` review rounds per file: LBTM with corrected code replaces the file and the
+new code is reviewed again. Unsafe file names are reported and skipped, never written. The
+project's README.md is written last. The dependency plan itself is `polyteam.team.dag`'s.
+Generated code is never executed or imported.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any, ClassVar
+
+from polyteam.errors import UnsafePathError
+from polyteam.team.context import RunContext, RunStopped
+from polyteam.team.dag import FilePlan, normalize_file, plan_files
+from polyteam.team.message import TeamMessage
+from polyteam.team.role import Role
+from polyteam.workspace import check_relative_path
+
+_ENTRY_POINTS = ("main.py", "app.py", "cli.py", "run.py", "manage.py", "server.py", "index.js", "main.js")
+
+
+def plan_from_tasks(tasks: Any, design: Any = None) -> FilePlan:
+    """The write plan from WriteTasks' output (task order + each file's `depends_on`).
+
+    The design's file list is used only when the tasks name no file at all.
+    """
+    depends = {item.file: list(item.depends_on) for item in tasks.logic_analysis}
+    extra: list[str] = []
+    if not tasks.task_list and not depends and design is not None:
+        extra = list(design.file_list)
+    return plan_files(list(tasks.task_list), depends, extra)
+
+
+def review_markdown(filename: str, rounds: list[Any]) -> str:
+    parts = [f"# Code review: `{filename}`\n"]
+    for i, review in enumerate(rounds, 1):
+        parts.append(f"\n## Round {i}: {review.verdict}\n\n{review.to_markdown().strip()}\n")
+    return "".join(parts)
+
+
+def readme_markdown(prd: Any, design: Any, tasks: Any, files: list[str], skipped: list[str]) -> str:
+    """README.md of the generated project, from the PRD, the design and the tasks (no LLM call)."""
+    described = {normalize_file(a.file): a.description for a in tasks.logic_analysis}
+    lines = [f"# {prd.project_name}", "", prd.original_requirement.strip() or "", ""]
+    if prd.product_goals:
+        lines += ["## Goals", "", *[f"- {g}" for g in prd.product_goals], ""]
+    if design is not None and getattr(design, "implementation_approach", ""):
+        lines += ["## Approach", "", design.implementation_approach.strip(), ""]
+    lines += ["## Files", "", "| file | purpose |", "| --- | --- |"]
+    for f in files:
+        text = " ".join(str(described.get(f, "")).split()).replace("|", "\\|")
+        lines.append(f"| `{f}` | {text} |")
+    lines.append("")
+    if skipped:
+        lines += ["Not written (unsafe file names): " + ", ".join(f"`{s}`" for s in skipped), ""]
+    lines += ["## Setup", "", "```sh", "python -m venv .venv && . .venv/bin/activate"]
+    if tasks.required_packages:
+        lines.append("pip install -r requirements.txt")
+    lines += ["```", ""]
+    entry = next((f for f in _ENTRY_POINTS if f in files), None)
+    if entry is not None:
+        runner = "node" if entry.endswith(".js") else "python"
+        lines += ["## Run", "", "```sh", f"{runner} {entry}", "```", ""]
+    lines += [
+        "## How this was made",
+        "",
+        "Written by a polyteam run: the requirement, PRD, system design, task list and per-file code",
+        "reviews are in `docs/`. polyteam never runs the code it generates: read it before you do.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+class Engineer(Role):
+    name: ClassVar[str] = "Engineer"
+    profile: ClassVar[str] = "Engineer"
+    goal: ClassVar[str] = "complete, correct files that follow the design, written concurrently where independent"
+    actions: ClassVar[tuple[str, ...]] = ("WriteCode", "WriteCodeReview")
+    watches: ClassVar[tuple[str, ...]] = ("WriteTasks",)
+
+    async def react(self, message: TeamMessage, ctx: RunContext) -> None:
+        from polyteam.actions.write_code import WriteCode
+        from polyteam.actions.write_code_review import WriteCodeReview
+
+        tasks = message.content
+        design_msg = ctx.env.latest("WriteDesign")
+        prd_msg = ctx.env.latest("WritePRD")
+        design = design_msg.content if design_msg else None
+        plan = plan_from_tasks(tasks, design)
+        for line in plan.dropped:
+            ctx.note(self.name, f"dependency plan: {line}")
+
+        files: list[str] = []
+        unsafe: list[str] = []
+        for f in plan.files:
+            try:
+                check_relative_path(f)
+                ctx.workspace.resolve(f)
+            except UnsafePathError as exc:
+                ctx.skipped.append((f, str(exc)))
+                ctx.emit("skipped", self.name, detail=str(exc))
+                unsafe.append(f)
+            else:
+                files.append(f)
+
+        code: dict[str, str] = {}
+        written = {f: asyncio.Event() for f in files}
+        write_code, review = WriteCode(), WriteCodeReview()
+
+        async def build(f: str) -> None:
+            deps = [d for d in plan.deps[f] if d in written]
+            for d in deps:
+                await written[d].wait()
+            dependencies = {d: code[d] for d in deps if d in code}
+            try:
+                inputs = {"design": design, "tasks": tasks, "filename": f, "dependencies": dependencies}
+                out = await ctx.act(self.name, write_code, f"WriteCode:{f}", inputs)
+                code[f] = out.code
+                if not ctx.write(self.name, f, out.code):
+                    return
+            finally:
+                written[f].set()  # dependents go on; if this file failed the run is stopping anyway
+            await self._review(ctx, review, f, code, dependencies, design, tasks)
+
+        results = await asyncio.gather(*(build(f) for f in files), return_exceptions=True)
+        for result in results:
+            if isinstance(result, BaseException) and not isinstance(result, RunStopped):
+                raise result
+        if any(isinstance(r, RunStopped) for r in results):
+            raise RunStopped
+        if "README.md" not in files and prd_msg is not None:
+            ctx.write(self.name, "README.md", readme_markdown(prd_msg.content, design, tasks, files, unsafe))
+
+    async def _review(
+        self,
+        ctx: RunContext,
+        review: Any,
+        f: str,
+        code: dict[str, str],
+        dependencies: dict[str, str],
+        design: Any,
+        tasks: Any,
+    ) -> None:
+        rounds: list[Any] = []
+        for r in range(1, ctx.review_k + 1):
+            inputs = {"design": design, "tasks": tasks, "filename": f, "code": code[f], "dependencies": dependencies}
+            verdict = await ctx.act(self.name, review, f"WriteCodeReview:{f}:{r}", inputs, optional=True)
+            if verdict is None:  # the review itself failed: keep the file as written
+                break
+            rounds.append(verdict)
+            ctx.write(self.name, f"docs/code_review/{f}.md", review_markdown(f, rounds))
+            corrected = verdict.corrected_code
+            if verdict.verdict != "LBTM" or not corrected or corrected.strip() == code[f].strip():
+                break
+            code[f] = corrected
+            ctx.write(self.name, f, corrected)
+            ctx.note(self.name, f"{f}: review round {r} found problems; corrected file written")

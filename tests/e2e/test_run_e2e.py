@@ -1,0 +1,263 @@
+"""`polyteam run` as a subprocess against the emulator's team responder, fully offline.
+
+Routing as in issue 4's "Done when": ProductManager -> openai, Architect -> claude, ProjectManager
+-> spark, Engineer -> zhipu, WriteCode -> a MODEL_LIST model. Every assertion about where a request
+went comes from the emulator's request log (protocol, path, model, tag = the action). Also: the
+budget stop (exit 3, nothing past the budget) and `--resume`, `kill -9` then `--resume`, Ctrl-C.
+Generated code is compiled with compile(), never run.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import canary
+from canary import assert_no_canary
+
+REQUIREMENT = "Write a CLI todo app with tags"
+RUN_TIMEOUT = 120
+
+ROUTE_OF = {  # tag prefix -> (protocol, path, model) the request must reach
+    "WritePRD": ("openai", "/v1/chat/completions", "gpt-4o-mini"),
+    "WriteDesign": ("anthropic", "/v1/messages", "claude-3-5-haiku-20241022"),
+    "WriteTasks": ("spark", "/v3.5/chat", "generalv3.5"),
+    "WriteCode": ("openai", "/coder/v1/chat/completions", "coder-7b"),
+    "WriteCodeReview": ("zhipu", "/api/paas/v4/chat/completions", "glm-4-flash"),
+}
+
+
+def write_config(folder: Path, base_url: str, *, extra: str = "") -> Path:
+    port = base_url.rsplit(":", 1)[1]
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "config.yaml").write_text(
+        f"""OPENAI_API_KEY: "{canary.OPENAI_API_KEY}"
+OPENAI_API_BASE: "{base_url}/v1"
+OPENAI_API_MODEL: "gpt-4o-mini"
+Anthropic_API_KEY: "{canary.ANTHROPIC_API_KEY}"
+ANTHROPIC_API_BASE: "{base_url}"
+ANTHROPIC_API_MODEL: "claude-3-5-haiku-20241022"
+SPARK_APPID: "{canary.SPARK_APPID}"
+SPARK_API_SECRET: "{canary.SPARK_API_SECRET}"
+SPARK_API_KEY: "{canary.SPARK_API_KEY}"
+DOMAIN: "generalv3.5"
+SPARK_URL: "ws://127.0.0.1:{port}/v3.5/chat"
+ZHIPUAI_API_KEY: "{canary.ZHIPUAI_API_KEY}"
+ZHIPUAI_API_BASE: "{base_url}/api/paas/v4"
+ZHIPUAI_API_MODEL: "glm-4-flash"
+{extra}"""
+    )
+    (folder / "multi_llm_config.yaml").write_text(
+        f"""ProductManager: openai
+Architect: claude
+ProjectManager: spark
+Engineer: zhipu
+WriteCode: coder-7b
+MODEL_LIST:
+  coder-7b:
+    open_llm_api_base: "{base_url}/coder/v1"
+"""
+    )
+    return folder
+
+
+def polyteam_args(*args: str) -> list[str]:
+    return [sys.executable, "-m", "polyteam.cli", *args]
+
+
+def run_polyteam(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run(
+        polyteam_args(*args), cwd=cwd, capture_output=True, text=True, timeout=RUN_TIMEOUT,
+        env={**os.environ, "COLUMNS": "200"},
+    )  # fmt: skip
+    assert_no_canary(result.stdout + result.stderr, "polyteam run output")
+    return result
+
+
+def project_in(workdir: Path) -> Path:
+    projects = [p for p in workdir.iterdir() if (p / ".polyteam" / "state.json").is_file()]
+    assert len(projects) == 1, projects
+    return projects[0]
+
+
+def action_of(tag: str) -> str:
+    return tag.split(":", 1)[0]
+
+
+def tag_of(state_key: str) -> str:
+    """The emulator's tag for a checkpoint key ("WriteCodeReview:a.py:1" -> "WriteCodeReview:a.py")."""
+    parts = state_key.split(":")
+    return ":".join(parts[:2]) if parts[0] == "WriteCodeReview" else state_key
+
+
+def closure(deps: dict[str, list[str]], f: str) -> set[str]:
+    seen: set[str] = set()
+    stack = list(deps.get(f, []))
+    while stack:
+        d = stack.pop()
+        if d not in seen:
+            seen.add(d)
+            stack.extend(deps.get(d, []))
+    return seen
+
+
+def overlaps(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    return a["ts_start"] < b["ts_end"] and b["ts_start"] < a["ts_end"]
+
+
+def test_run_routes_each_action_writes_every_artifact_and_overlaps_independent_files(
+    make_emulator: Any, tmp_path: Path
+) -> None:
+    emu = make_emulator(responder="team", latency_ms=150, log_path=tmp_path / "emulator.jsonl")
+    cfg = write_config(tmp_path / "cfg", emu.base_url)
+    result = run_polyteam("run", REQUIREMENT, "--workdir", "ws", "--config-dir", str(cfg), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr + result.stdout
+    project = project_in(tmp_path / "ws")
+    assert f"project: {project}" in result.stdout
+    assert "calls per LLM:" in result.stdout
+
+    # every request reached exactly its configured protocol, path and model
+    requests = emu.requests
+    assert requests and all(r["status"] == 200 for r in requests)
+    for r in requests:
+        assert (r["protocol"], r["path"], r["model"]) == ROUTE_OF[action_of(r["tag"])], r
+    assert {action_of(r["tag"]) for r in requests} == set(ROUTE_OF)
+    assert sum(1 for r in requests if action_of(r["tag"]) in ("WritePRD", "WriteDesign", "WriteTasks")) == 3
+
+    # every artifact exists
+    tasks = json.loads((project / "docs/tasks.json").read_text())
+    files = list(tasks["task_list"])
+    assert len(files) >= 3
+    for name in (
+        "docs/requirement.txt", "docs/prd.md", "docs/prd.json", "docs/system_design.md",
+        "docs/system_design.json", "docs/tasks.md", "docs/tasks.json", "requirements.txt", "README.md",
+        ".polyteam/state.json", ".polyteam/ledger.jsonl",
+        *files, *(f"docs/code_review/{f}.md" for f in files),
+    ):  # fmt: skip
+        assert (project / name).is_file(), name
+    assert "```mermaid" in (project / "docs/system_design.md").read_text()
+    state = json.loads((project / ".polyteam/state.json").read_text())
+    assert state["status"] == "done"
+    assert {f"WriteCode:{f}" for f in files} <= set(state["done"])
+
+    # each file was written once and reviewed once; generated Python compiles (never run)
+    code_tags = sorted(r["tag"] for r in requests if action_of(r["tag"]) == "WriteCode")
+    assert code_tags == sorted(f"WriteCode:{f}" for f in files)
+    for f in files:
+        if f.endswith(".py"):
+            compile((project / f).read_text(), f, "exec")
+
+    # files without mutual dependency were requested concurrently; dependents waited
+    deps = {a["file"]: a["depends_on"] for a in tasks["logic_analysis"]}
+    write = {r["tag"].split(":", 1)[1]: r for r in requests if action_of(r["tag"]) == "WriteCode"}
+    independent = [
+        (a, b) for a, b in itertools.combinations(files, 2) if a not in closure(deps, b) and b not in closure(deps, a)
+    ]
+    assert independent, deps
+    assert any(overlaps(write[a], write[b]) for a, b in independent)
+    for f in files:
+        for d in closure(deps, f):
+            assert write[d]["ts_end"] <= write[f]["ts_start"], (f, d)
+
+
+def test_budget_stop_exits_3_then_resume_with_more_budget_finishes(make_emulator: Any, tmp_path: Path) -> None:
+    emu = make_emulator(responder="team", log_path=tmp_path / "emulator.jsonl")
+    # every model at $100 per million tokens, so the worst-case checks bite after a few calls
+    prices = "PRICES:\n" + "".join(
+        f"  {m}: {{input: 100, output: 100}}\n" for m in ("gpt-4o-mini", "claude-3-5-haiku-20241022", "generalv3.5", "glm-4-flash", "coder-7b")
+    )
+    budget = 0.5
+    cfg = write_config(tmp_path / "cfg", emu.base_url, extra=prices + f"MAX_BUDGET: {budget}\n")
+    first = run_polyteam("run", REQUIREMENT, "--workdir", "ws", "--config-dir", str(cfg), cwd=tmp_path)
+    assert first.returncode == 3, first.stderr + first.stdout
+    assert "--resume" in first.stderr and "--budget" in first.stderr and "spending $" in first.stderr
+    assert "Traceback" not in first.stderr
+    project = project_in(tmp_path / "ws")
+    state = json.loads((project / ".polyteam/state.json").read_text())
+    assert state["status"] == "budget"
+    assert "WritePRD" in state["done"] and "WriteCode:main.py" not in state["done"]
+
+    # no request past the budget: what the emulator served costs no more than the budget
+    served = list(emu.requests)
+    spent = sum((r["prompt_tokens"] + r["completion_tokens"]) * 100 / 1e6 for r in served)
+    assert spent <= budget
+    ledger = [json.loads(line) for line in (project / ".polyteam/ledger.jsonl").read_text().splitlines()]
+    assert len(ledger) == len(served)  # every request was metered, none made behind the meter's back
+    assert sum(row["cost_usd"] for row in ledger) <= budget
+
+    second = run_polyteam("run", "--resume", str(project), "--budget", "50", cwd=tmp_path)
+    assert second.returncode == 0, second.stderr + second.stdout
+    again = [r["tag"] for r in emu.requests[len(served) :]]
+    assert again and not {tag_of(k) for k in state["done"]} & set(again)
+    final = json.loads((project / ".polyteam/state.json").read_text())
+    assert final["status"] == "done"
+    assert (project / "README.md").is_file() and (project / "main.py").is_file()
+
+
+def _start_run(tmp_path: Path, cfg: Path) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        polyteam_args("run", REQUIREMENT, "--workdir", "ws", "--config-dir", str(cfg), "--quiet"),
+        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "COLUMNS": "200"},
+    )  # fmt: skip
+
+
+def _resume_repeats_nothing_saved(emu: Any, tmp_path: Path, project: Path, saved: set[str]) -> None:
+    before = len(emu.requests)
+    resumed = run_polyteam("run", "--resume", str(project), cwd=tmp_path)
+    assert resumed.returncode == 0, resumed.stderr + resumed.stdout
+    again = [r["tag"] for r in emu.requests[before:]]
+    assert not {tag_of(k) for k in saved} & set(again), again
+    assert json.loads((project / ".polyteam/state.json").read_text())["status"] == "done"
+    for f in json.loads((project / "docs/tasks.json").read_text())["task_list"]:
+        assert (project / f).is_file(), f
+
+
+def test_kill_9_mid_run_then_resume_never_repeats_a_completed_action(make_emulator: Any, tmp_path: Path) -> None:
+    emu = make_emulator(responder="team", latency_ms=300, log_path=tmp_path / "emulator.jsonl")
+    cfg = write_config(tmp_path / "cfg", emu.base_url)
+    proc = _start_run(tmp_path, cfg)
+    try:
+        # PRD, design, tasks and the first file answered: the Engineer is mid-way
+        assert emu.wait_for_requests(4, timeout=60), (emu.requests, proc.poll())
+        proc.send_signal(signal.SIGKILL)
+    finally:
+        proc.kill()
+        out, err = proc.communicate(timeout=30)
+    assert proc.returncode == -signal.SIGKILL, err
+    assert_no_canary(out + err, "killed run output")
+    project = project_in(tmp_path / "ws")
+    state = json.loads((project / ".polyteam/state.json").read_text())
+    assert state["status"] == "running"  # killed: nobody got to write another status
+    saved = set(state["done"])
+    assert {"WritePRD", "WriteDesign", "WriteTasks"} <= saved
+    assert not all(f"WriteCode:{f}" in saved for f in state["done"]["WriteTasks"]["task_list"])
+    _resume_repeats_nothing_saved(emu, tmp_path, project, saved)
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+def test_ctrl_c_saves_state_and_exits_130_then_resume_finishes(make_emulator: Any, tmp_path: Path) -> None:
+    emu = make_emulator(responder="team", latency_ms=300, log_path=tmp_path / "emulator.jsonl")
+    cfg = write_config(tmp_path / "cfg", emu.base_url)
+    proc = _start_run(tmp_path, cfg)
+    try:
+        assert emu.wait_for_requests(4, timeout=60), (emu.requests, proc.poll())
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130, err
+    assert "interrupted, state saved" in err and "--resume" in err and "Traceback" not in err
+    assert_no_canary(out + err, "interrupted run output")
+    project = project_in(tmp_path / "ws")
+    state = json.loads((project / ".polyteam/state.json").read_text())
+    assert state["status"] == "interrupted"
+    _resume_repeats_nothing_saved(emu, tmp_path, project, set(state["done"]))

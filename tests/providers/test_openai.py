@@ -1,0 +1,60 @@
+"""OpenAI-compatible specifics: missing usage, JSON schema only where supported, extra_body, clients."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from _provider_endpoints import endpoint_for
+
+from polyteam.emulator import ChatRequest, Reply
+from polyteam.providers.base import CallOptions, Completion, Message, estimate_prompt_tokens, estimate_tokens
+from polyteam.providers.openai import OpenAIProvider
+
+MESSAGES = [Message("system", "Answer in JSON."), Message("user", "give me json")]
+SCHEMA = {"type": "object", "properties": {"name": {"type": "string"}}, "required": ["name"]}
+
+
+async def test_a_stream_without_a_usage_chunk_is_estimated_and_marked(emulator: Any) -> None:
+    provider = OpenAIProvider(endpoint_for("open_llm", emulator))
+    # extra_body reaches the wire: here it turns the usage chunk off, as servers without it behave
+    options = CallOptions(extra_body={"stream_options": {"include_usage": False}})
+    try:
+        items = [item async for item in provider.stream(MESSAGES, options)]
+    finally:
+        await provider.aclose()
+    last = items[-1]
+    assert isinstance(last, Completion) and last.estimated
+    assert last.text == "echo: give me json"
+    assert (last.input_tokens, last.output_tokens) == (
+        estimate_prompt_tokens(MESSAGES),
+        estimate_tokens(last.text),
+    )
+
+
+async def test_json_schema_is_sent_only_to_endpoints_that_accept_it(make_emulator: Any) -> None:
+    seen: list[dict[str, Any] | None] = []
+
+    def responder(req: ChatRequest) -> Reply:
+        seen.append(req.json_schema)
+        return Reply('{"name": "x"}')
+
+    emu = make_emulator(responder=responder)
+    options = CallOptions(json_schema=SCHEMA, schema_name="person")
+    for supports in (True, False):
+        provider = OpenAIProvider(endpoint_for("open_llm", emu, json_schema=supports))
+        try:
+            completion = await provider.complete(MESSAGES, options)
+        finally:
+            await provider.aclose()
+        assert completion.text == '{"name": "x"}'
+    assert seen == [SCHEMA, None]
+
+
+async def test_each_provider_owns_one_client_and_aclose_closes_it(emulator: Any) -> None:
+    first, second = (OpenAIProvider(endpoint_for("openai", emulator)) for _ in range(2))
+    assert first._client is not second._client
+    await first.complete(MESSAGES, CallOptions())
+    await first.aclose()
+    assert first._client.is_closed()
+    assert not second._client.is_closed()
+    await second.aclose()

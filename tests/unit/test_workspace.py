@@ -1,0 +1,179 @@
+"""Project folders, names and paths from a model: nothing is written outside the project."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from polyteam.errors import PolyteamError, UnsafePathError
+from polyteam.workspace import (
+    Workspace,
+    atomic_write_bytes,
+    check_relative_path,
+    create_project_dir,
+    move_project_dir,
+    requirement_slug,
+    sanitize_project_name,
+)
+
+
+def _all_files(root: Path) -> set[Path]:
+    return {p for p in root.rglob("*") if p.is_file()}
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("Snake Game (CLI)!", "snake_game_cli"),
+        ("../../etc/passwd", "etc_passwd"),
+        ("  ", "project"),
+        ("CON", "con_project"),
+        ("Café—Tool", "cafe_tool"),
+        ("a" * 200, "a" * 60),
+    ],
+)
+def test_project_names_are_sanitised(raw: str, expected: str) -> None:
+    assert sanitize_project_name(raw) == expected
+
+
+def test_requirement_slug_uses_the_first_words() -> None:
+    assert requirement_slug("Write a CLI todo app with sqlite storage and tags") == "write_a_cli_todo_app"
+
+
+def test_existing_folder_is_never_overwritten(tmp_path: Path) -> None:
+    first = create_project_dir(tmp_path, "demo")
+    (first / "keep.txt").write_text("mine")
+    second = create_project_dir(tmp_path, "demo")
+    third = create_project_dir(tmp_path, "demo")
+    assert (first.name, second.name, third.name) == ("demo", "demo-2", "demo-3")
+    assert (first / "keep.txt").read_text() == "mine"
+
+
+def test_overwrite_replaces_only_a_previous_polyteam_project(tmp_path: Path) -> None:
+    old = create_project_dir(tmp_path, "demo")
+    Workspace(old).save_state({"version": 1})
+    (old / "stale.py").write_text("x = 1")
+    again = create_project_dir(tmp_path, "demo", overwrite=True)
+    assert again == old and not (again / "stale.py").exists()
+
+    foreign = tmp_path / "theirs"
+    foreign.mkdir()
+    (foreign / "notes.txt").write_text("not ours")
+    made = create_project_dir(tmp_path, "theirs", overwrite=True)
+    assert made.name == "theirs-2"
+    assert (foreign / "notes.txt").read_text() == "not ours"
+
+
+def test_move_project_dir_renames_to_the_prd_name_without_clobbering(tmp_path: Path) -> None:
+    taken = create_project_dir(tmp_path, "todo_app")
+    staging = create_project_dir(tmp_path, "write_a_todo_app")
+    (staging / "docs").mkdir()
+    moved = move_project_dir(staging, tmp_path, "Todo App")
+    assert moved.name == "todo_app-2" and (moved / "docs").is_dir() and not staging.exists()
+    assert taken.is_dir()
+    # a folder already carrying the name stays where it is
+    assert move_project_dir(moved, tmp_path, "todo_app-2") == moved
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "../../x.py",
+        "src/../../x.py",
+        "/etc/x",
+        "\\\\server\\share\\x.py",
+        "C:\\Windows\\x.py",
+        "c:x.py",
+        "~/x.py",
+        "CON",
+        "nul.txt",
+        "src/com1.py",
+        "LPT9.log",
+        "a\x00b.py",
+        "a\nb.py",
+        ".polyteam/state.json",
+        ".git/config",
+        "notes.",
+        "",
+        "./",
+        "file.py:stream",
+    ],
+)
+def test_unsafe_names_are_rejected(tmp_path: Path, name: str) -> None:
+    project = tmp_path / "proj"
+    project.mkdir()
+    before = _all_files(tmp_path)
+    with pytest.raises(UnsafePathError):
+        Workspace(project).write_text(name, "print('pwned')\n")
+    assert _all_files(tmp_path) == before
+
+
+@pytest.mark.parametrize(
+    ("name", "clean"),
+    [("./src/app.py", "src/app.py"), ("pkg\\mod.py", "pkg/mod.py"), ("console.py", "console.py"), (".env.example", ".env.example")],
+)
+def test_ordinary_names_are_accepted(name: str, clean: str) -> None:
+    assert str(check_relative_path(name)) == clean
+
+
+def test_unsafe_message_shows_the_name_escaped(tmp_path: Path) -> None:
+    with pytest.raises(UnsafePathError) as info:
+        check_relative_path("../\x00evil")
+    assert "\x00" not in str(info.value) and "evil" in str(info.value)
+
+
+def test_symlink_escape_is_rejected_and_nothing_lands_outside(tmp_path: Path) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    project = tmp_path / "proj"
+    project.mkdir()
+    (project / "link").symlink_to(outside, target_is_directory=True)
+    (project / "file_link.py").symlink_to(outside / "target.py")
+    ws = Workspace(project)
+    for name in ("link/x.py", "link/sub/deeper.py", "file_link.py"):
+        with pytest.raises(UnsafePathError):
+            ws.write_text(name, "x = 1\n")
+    assert list(outside.iterdir()) == []
+
+
+def test_symlink_inside_the_project_is_allowed(tmp_path: Path) -> None:
+    project = tmp_path / "proj"
+    (project / "real").mkdir(parents=True)
+    (project / "alias").symlink_to(project / "real", target_is_directory=True)
+    Workspace(project).write_text("alias/x.py", "x = 1\n")
+    assert (project / "real" / "x.py").read_text() == "x = 1\n"
+
+
+def test_write_text_creates_folders_and_replaces_atomically(tmp_path: Path) -> None:
+    ws = Workspace(tmp_path)
+    path = ws.write_text("pkg/sub/mod.py", "a = 1\n")
+    assert path == tmp_path / "pkg" / "sub" / "mod.py"
+    ws.write_text("pkg/sub/mod.py", "a = 2\n")
+    assert path.read_text() == "a = 2\n"
+    assert [p.name for p in path.parent.iterdir()] == ["mod.py"]  # no temp files left behind
+
+
+def test_failed_atomic_write_keeps_the_old_file(tmp_path: Path) -> None:
+    target = tmp_path / "state.json"
+    target.write_text("old")
+
+    with pytest.raises(TypeError):
+        atomic_write_bytes(target, "not bytes")  # type: ignore[arg-type]
+    assert target.read_text() == "old"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["state.json"]
+
+
+def test_state_round_trip_and_errors(tmp_path: Path) -> None:
+    ws = Workspace(tmp_path)
+    with pytest.raises(PolyteamError, match="no saved run"):
+        ws.load_state()
+    ws.save_state({"version": 1, "done": {"WritePRD": {"project_name": "x"}}})
+    assert ws.load_state()["done"]["WritePRD"]["project_name"] == "x"
+    assert json.loads(ws.state_path.read_text())["version"] == 1
+    ws.state_path.write_text("{broken")
+    with pytest.raises(PolyteamError, match="unreadable"):
+        ws.load_state()
+    assert not any(name.endswith(".tmp") for name in os.listdir(ws.state_path.parent))
