@@ -52,7 +52,9 @@ def polyteam(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_plain_ask_prints_the_reply(config_dir: Path, emu: EmulatorThread) -> None:
-    done = polyteam("ask", "--role", "ProductManager", "--action", "WritePRD", "--config-dir", str(config_dir), "hi")
+    done = polyteam(
+        "ask", "--role", "ProductManager", "--action", "WritePRD", "--config-dir", str(config_dir), "hi"
+    )
     assert done.returncode == 0, done.stderr
     assert done.stdout == "echo: hi\n"
     assert emu.wait_for_requests(1)
@@ -67,9 +69,18 @@ def test_plain_ask_prints_the_reply(config_dir: Path, emu: EmulatorThread) -> No
     ],
 )
 def test_json_ask_reports_where_the_reply_came_from(
-    config_dir: Path, emu: EmulatorThread, role: str, action: str, llm: str, provider: str, model: str, path: str
+    config_dir: Path,
+    emu: EmulatorThread,
+    role: str,
+    action: str,
+    llm: str,
+    provider: str,
+    model: str,
+    path: str,
 ) -> None:
-    done = polyteam("ask", "--role", role, "--action", action, "--config-dir", str(config_dir), "--json", "ping")
+    done = polyteam(
+        "ask", "--role", role, "--action", action, "--config-dir", str(config_dir), "--json", "ping"
+    )
     assert done.returncode == 0, done.stderr
     doc = json.loads(done.stdout)
     assert set(doc) == {
@@ -86,15 +97,25 @@ def test_json_ask_reports_where_the_reply_came_from(
     assert emu.wait_for_requests(1)
     (logged,) = emu.requests
     assert doc["text"] == "echo: ping"
-    assert (doc["llm"], doc["provider"], doc["model"], doc["base_url"]) == (llm, provider, model, emu.base_url + path)
-    assert (doc["input_tokens"], doc["output_tokens"]) == (logged["prompt_tokens"], logged["completion_tokens"])
+    assert (doc["llm"], doc["provider"], doc["model"], doc["base_url"]) == (
+        llm,
+        provider,
+        model,
+        emu.base_url + path,
+    )
+    assert (doc["input_tokens"], doc["output_tokens"]) == (
+        logged["prompt_tokens"],
+        logged["completion_tokens"],
+    )
     assert logged["model"] == model and logged["path"] == path + "/chat/completions"
     assert doc["attempts"] == 1 and doc["latency_s"] > 0
 
 
 def test_a_failing_route_is_one_stderr_line_without_the_key(config_dir: Path, emu: EmulatorThread) -> None:
     emu.set_faults("auth:*@gpt-4o-mini")
-    done = polyteam("ask", "--role", "ProductManager", "--action", "WritePRD", "--config-dir", str(config_dir), "hi")
+    done = polyteam(
+        "ask", "--role", "ProductManager", "--action", "WritePRD", "--config-dir", str(config_dir), "hi"
+    )
     assert done.returncode == 1
     assert done.stdout == ""
     lines = done.stderr.splitlines()

@@ -202,6 +202,14 @@ def test_budget_stop_exits_3_then_resume_with_more_budget_finishes(make_emulator
     assert (project / "README.md").is_file() and (project / "main.py").is_file()
 
 
+def _wait_mid_run(emu: Any, proc: subprocess.Popen[str], count: int) -> None:
+    """Block (event-based, with a deadline) until `count` requests were answered; explain a dead run."""
+    if not emu.wait_for_requests(count, timeout=60):
+        proc.kill()
+        out, err = proc.communicate(timeout=30)
+        pytest.fail(f"run ended early ({proc.returncode}) after {len(emu.requests)} requests: {err[-2000:]}")
+
+
 def _start_run(tmp_path: Path, cfg: Path) -> subprocess.Popen[str]:
     return subprocess.Popen(
         polyteam_args("run", REQUIREMENT, "--workdir", "ws", "--config-dir", str(cfg), "--quiet"),
@@ -227,7 +235,7 @@ def test_kill_9_mid_run_then_resume_never_repeats_a_completed_action(make_emulat
     proc = _start_run(tmp_path, cfg)
     try:
         # PRD, design, tasks and the first file answered: the Engineer is mid-way
-        assert emu.wait_for_requests(4, timeout=60), (emu.requests, proc.poll())
+        _wait_mid_run(emu, proc, 4)
         proc.send_signal(signal.SIGKILL)
     finally:
         proc.kill()
@@ -249,7 +257,7 @@ def test_ctrl_c_saves_state_and_exits_130_then_resume_finishes(make_emulator: An
     cfg = write_config(tmp_path / "cfg", emu.base_url)
     proc = _start_run(tmp_path, cfg)
     try:
-        assert emu.wait_for_requests(4, timeout=60), (emu.requests, proc.poll())
+        _wait_mid_run(emu, proc, 4)
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=60)
     finally:

@@ -327,3 +327,11 @@ def test_config_dir_that_is_missing_or_a_file(tmp_path: Path) -> None:
     target = tmp_path / "file"
     target.write_text("x")
     assert "is not a folder" in one_issue(target, "--config-dir")
+
+
+@pytest.mark.parametrize("url", ["http://[abc/v1", "0.0.0.0:12345/v1", "http://host:port/v1", "ftp://h/v1"])
+def test_bad_base_urls(tmp_path: Path, url: str) -> None:
+    multi = f'WritePRD: m\nMODEL_LIST:\n  m:\n    open_llm_api_base: "{url}"\n'
+    assert "is not a http or https URL" in one_issue(write(tmp_path, OPENAI, multi), "MODEL_LIST.m")
+    line = one_issue(write(tmp_path / "c", OPENAI + f'OPENAI_API_BASE: "{url}"\n'), "OPENAI_API_BASE")
+    assert "is not a http or https URL" in line

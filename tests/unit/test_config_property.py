@@ -69,3 +69,20 @@ def test_any_yaml_mapping_gives_routes_or_a_config_error(config: dict, multi: di
 @given(config=st.text(max_size=80), multi=st.text(max_size=80))
 def test_any_text_gives_routes_or_a_config_error(config: str, multi: str) -> None:
     _check(config, multi, 0)
+
+
+entry = st.dictionaries(st.sampled_from([*ENTRY_FIELDS, "price"]), values, max_size=6)
+structured = st.fixed_dictionaries(
+    {"MODEL_LIST": st.dictionaries(st.sampled_from(["llama", "glm", "openai", "x"]), entry | values, max_size=4)},
+    optional={
+        "DEFAULT_LLM": values,
+        "INHERIT_ROLE_LLM": values,
+        **{name: st.sampled_from(["llama", "glm", "openai", "x", *WORDS]) | values for name in (*ROLES, *ACTIONS)},
+    },
+)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(config=documents, multi=structured, probe_index=st.integers(0, 1))
+def test_any_model_list_gives_routes_or_a_config_error(config: dict, multi: dict, probe_index: int) -> None:
+    _check(yaml.safe_dump(config, allow_unicode=True), yaml.safe_dump(multi, allow_unicode=True), probe_index)

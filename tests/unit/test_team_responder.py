@@ -7,10 +7,8 @@ ChatRequest) and returns its text; no sockets: the wire is the emulator's own te
 from __future__ import annotations
 
 import ast
-import subprocess
 import sys
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -165,16 +163,18 @@ async def test_team_12_gives_12_files_and_default_is_4() -> None:
 
 
 @pytest.mark.parametrize("n", [4, 12])
-async def test_generated_project_runs(n: int, tmp_path: Path) -> None:
+async def test_generated_project_compiles_and_imports_only_what_exists(n: int) -> None:
+    # generated code is never executed, not even the emulator's own: compile it and read its imports
     project = await run_pipeline(f"team:{n}")
+    modules = {f.removesuffix(".py") for f in project.code}
     for f, code in project.code.items():
-        (tmp_path / f).write_text(code, encoding="utf-8")
-    proc = subprocess.run(
-        [sys.executable, "main.py"], cwd=tmp_path, capture_output=True, text=True, timeout=60, check=False
-    )
-    assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.startswith("ready: ")
-    assert "settings" in proc.stdout and "models" in proc.stdout
+        tree = ast.parse(code, filename=f)
+        compile(tree, f, "exec")
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                top = node.module.split(".")[0]
+                assert top in modules or top in sys.stdlib_module_names, (f, node.module)
+    assert "main" in modules
 
 
 async def test_tiny_caps_still_give_valid_output() -> None:

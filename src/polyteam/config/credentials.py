@@ -163,7 +163,11 @@ class ProviderState:
 
 
 def is_url(value: str, schemes: tuple[str, ...] = ("http", "https")) -> bool:
-    parts = urlsplit(value)
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 - raises ValueError on a port that is not a number
+    except ValueError:
+        return False
     return parts.scheme in schemes and bool(parts.netloc)
 
 
@@ -171,7 +175,10 @@ def spark_domain_issue(
     url: str, domain: str | None, label: str, key: str
 ) -> tuple[str | None, ConfigIssue | None]:
     """The Spark domain for `url` (DOMAIN if given) and an issue when they do not match (wire-protocols.md §2c)."""
-    path = urlsplit(url).path.rstrip("/")
+    try:
+        path = urlsplit(url).path.rstrip("/")
+    except ValueError:
+        path = ""
     allowed = next((d for p, d in SPARK_DOMAINS.items() if path.endswith(p)), None)
     if allowed is None:
         if domain:
