@@ -112,7 +112,9 @@ def run_child(argv: Sequence[str], *, cwd: Path, env: dict[str, str], timeout: f
     with out_path.open("wb") as out, err_path.open("wb") as err:
         started_at = time.time()
         t0 = time.perf_counter()
-        proc = subprocess.Popen(list(argv), cwd=cwd, env=env, stdout=out, stderr=err, stdin=subprocess.DEVNULL)
+        proc = subprocess.Popen(
+            list(argv), cwd=cwd, env=env, stdout=out, stderr=err, stdin=subprocess.DEVNULL
+        )
         deadline = t0 + timeout
         while True:
             pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
@@ -198,8 +200,11 @@ def _norm(name: str) -> str:
 
 @dataclass
 class CriticalPath:
-    calls: int  # LLM calls on the longest dependency chain
-    chain: list[str]  # its steps, e.g. ["WritePRD", ..., "WriteCode:a.py", "WriteCode:main.py", "WriteCodeReview:main.py"]
+    """The LLM calls on the longest dependency chain, and its steps in order
+    (e.g. WritePRD, WriteDesign, WriteTasks, WriteCode:a.py, WriteCode:main.py, WriteCodeReview:main.py)."""
+
+    calls: int
+    chain: list[str]
 
 
 def critical_path(graph: Graph, calls_by_tag: dict[str, int]) -> CriticalPath:
@@ -210,6 +215,7 @@ def critical_path(graph: Graph, calls_by_tag: dict[str, int]) -> CriticalPath:
     review). Each step weighs the number of requests the run actually made for it (a re-ask is a
     second call on the same step), at least 1.
     """
+
     def weight(tag: str) -> int:
         return calls_by_tag.get(tag, 0)
 

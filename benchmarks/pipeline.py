@@ -77,7 +77,9 @@ def measure(latency_ms: int, n_files: int, *, sequential: bool = False, review_k
         root = Path(tmp)
         log_path = root / "emulator.jsonl"
         load_before = os.getloadavg()[0]
-        with EmulatorThread(responder=_team_responder(n_files), latency_ms=latency_ms, log_path=log_path) as emu:
+        with EmulatorThread(
+            responder=_team_responder(n_files), latency_ms=latency_ms, log_path=log_path
+        ) as emu:
             config = c.write_config(root / "config", emu.base_url, max_concurrency=1 if sequential else None)
             argv = c.polyteam_argv(
                 "run", REQUIREMENT, "--workdir", str(root / "ws"), "--config-dir", str(config),
@@ -138,7 +140,9 @@ def _by_action(records: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
 def _per_file(records: list[dict[str, Any]], graph: c.Graph, project: Path) -> list[dict[str, Any]]:
     """Each WriteCode call: #deps, #files already written when it was asked, prompt tokens, and the
     part of them that is the dependencies' code (the files as written, in the emulator's estimate)."""
-    writes = sorted((r for r in records if c.tag_action(r.get("tag")) == "WriteCode"), key=lambda r: r["ts_start"])
+    writes = sorted(
+        (r for r in records if c.tag_action(r.get("tag")) == "WriteCode"), key=lambda r: r["ts_start"]
+    )
     rows = []
     for rec in writes:
         name = c.tag_file(rec.get("tag"))
@@ -190,12 +194,13 @@ def pipeline_table(results: list[dict[str, Any]]) -> str:
                 "-" if r["span_ratio"] is None else f"{r['span_ratio']:.2f}", r["first_request_s"],
                 c.verdict(r["first_request_s"] <= TARGET_FIRST_S), r["prompt_tokens"], r["completion_tokens"],
                 r["peak_rss_mb"], c.verdict(r["peak_rss_mb"] <= TARGET_RSS_MB), r["max_in_flight"],
+                f"{r['load_avg_1m_before']:.1f}",
             ]
         )  # fmt: skip
     headers = [
         "L ms", "N", "mode", "calls", "crit calls", "bound s", "wall s", "wall/bound", f"<= {TARGET_RATIO}",
         "span/bound", "1st req s", f"<= {TARGET_FIRST_S}", "prompt tok", "compl tok", "peak RSS MB",
-        f"<= {TARGET_RSS_MB:.0f}", "max in flight",
+        f"<= {TARGET_RSS_MB:.0f}", "max in flight", "load",
     ]  # fmt: skip
     return c.table(headers, rows)
 
@@ -231,8 +236,14 @@ def token_tables(result: dict[str, Any]) -> str:
         c.table(
             ["file", "#deps", "#written before", "prompt tok", "of which deps' code", "rest"],
             [
-                [r["file"], r["deps"], r["written_before"], r["prompt_tokens"], r["dep_code_tokens"],
-                 r["prompt_tokens"] - r["dep_code_tokens"]]
+                [
+                    r["file"],
+                    r["deps"],
+                    r["written_before"],
+                    r["prompt_tokens"],
+                    r["dep_code_tokens"],
+                    r["prompt_tokens"] - r["dep_code_tokens"],
+                ]
                 for r in result["per_file"]
             ],  # fmt: skip
         ),
@@ -268,7 +279,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--files", type=int, default=4)
     parser.add_argument("--sequential", action="store_true", help="concurrency off (max_concurrency: 1)")
     parser.add_argument("--review-k", type=int, default=1)
-    parser.add_argument("--matrix", action="store_true", help="L in {0,500} x N in {4,12} + sequential baseline")
+    parser.add_argument(
+        "--matrix", action="store_true", help="L in {0,500} x N in {4,12} + sequential baseline"
+    )
     parser.add_argument("--json", type=Path, help="also write every figure to this file")
     args = parser.parse_args(argv)
 
@@ -284,7 +297,8 @@ def main(argv: list[str] | None = None) -> int:
     print(pipeline_table(results))
     print(
         "bound = calls on the longest dependency chain x L; wall = fork to exit of `polyteam run` "
-        "(start-up included); span = first request start to last request end (emulator log)"
+        "(start-up included); span = first request start to last request end (emulator log); "
+        "load = the machine's 1-min load average before the run (2 cores: above 2 means contention)"
     )
     for line in speedup_lines(results):
         print(line)
@@ -305,7 +319,9 @@ def main(argv: list[str] | None = None) -> int:
     if line:
         print(line)
     if args.json:
-        args.json.write_text(json.dumps({"machine": c.machine(), "results": results}, indent=2), encoding="utf-8")
+        args.json.write_text(
+            json.dumps({"machine": c.machine(), "results": results}, indent=2), encoding="utf-8"
+        )
     return 0
 
 

@@ -146,9 +146,13 @@ def main() -> None:
         sys.exit(exc.exit_code)
     except typer.Abort:
         sys.exit(130)
-    except (typer.BadParameter, __import__("click").ClickException) as exc:
-        exc.show()
-        sys.exit(2)
+    except typer.TyperException as exc:  # usage errors (bad option, missing argument)
+        show = getattr(exc, "show", None)
+        if show is not None:
+            show()
+        else:
+            print(f"polyteam: {exc}", file=sys.stderr)
+        sys.exit(getattr(exc, "exit_code", 2))
     if isinstance(code, int) and code:
         sys.exit(code)
 

@@ -142,7 +142,9 @@ class LiveProgress:
         for col in ("Role", "State", "LLM", "Tokens in/out", "Elapsed", "Now"):
             table.add_column(col, justify="right" if col in ("Tokens in/out", "Elapsed") else "left")
         for v in self.model.roles.values():
-            style = {"working": "yellow", "done": "green", "failed": "red", "stopped": "red"}.get(v.state, "dim")
+            style = {"working": "yellow", "done": "green", "failed": "red", "stopped": "red"}.get(
+                v.state, "dim"
+            )
             doing = ", ".join(sorted(v.active))[:48]
             if v.cached:
                 doing = (doing + " " if doing else "") + f"({v.cached} from checkpoint)"

@@ -91,7 +91,9 @@ def create_project_dir(workdir: Path, name: str, *, overwrite: bool = False) -> 
     try:
         workdir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise PolyteamError(f"cannot create the work folder {workdir}: {exc.strerror}; choose another --workdir") from exc
+        raise PolyteamError(
+            f"cannot create the work folder {workdir}: {exc.strerror}; choose another --workdir"
+        ) from exc
     safe = sanitize_project_name(name)
     target = workdir / safe
     if overwrite and target.is_dir() and not target.is_symlink() and is_polyteam_project(target):
@@ -254,7 +256,9 @@ class Workspace:
                 f"{path}: no saved run here; pass a project folder written by `polyteam run`"
             ) from exc
         except (OSError, ValueError) as exc:
-            raise PolyteamError(f"{path}: unreadable run state ({type(exc).__name__}); start a new run") from exc
+            raise PolyteamError(
+                f"{path}: unreadable run state ({type(exc).__name__}); start a new run"
+            ) from exc
         if not isinstance(data, dict) or data.get("version") != 1:
             raise PolyteamError(f"{path}: unknown run state version; start a new run")
         return data

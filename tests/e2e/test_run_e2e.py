@@ -159,7 +159,9 @@ def test_run_routes_each_action_writes_every_artifact_and_overlaps_independent_f
     deps = {a["file"]: a["depends_on"] for a in tasks["logic_analysis"]}
     write = {r["tag"].split(":", 1)[1]: r for r in requests if action_of(r["tag"]) == "WriteCode"}
     independent = [
-        (a, b) for a, b in itertools.combinations(files, 2) if a not in closure(deps, b) and b not in closure(deps, a)
+        (a, b)
+        for a, b in itertools.combinations(files, 2)
+        if a not in closure(deps, b) and b not in closure(deps, a)
     ]
     assert independent, deps
     assert any(overlaps(write[a], write[b]) for a, b in independent)
@@ -168,11 +170,14 @@ def test_run_routes_each_action_writes_every_artifact_and_overlaps_independent_f
             assert write[d]["ts_end"] <= write[f]["ts_start"], (f, d)
 
 
-def test_budget_stop_exits_3_then_resume_with_more_budget_finishes(make_emulator: Any, tmp_path: Path) -> None:
+def test_budget_stop_exits_3_then_resume_with_more_budget_finishes(
+    make_emulator: Any, tmp_path: Path
+) -> None:
     emu = make_emulator(responder="team", log_path=tmp_path / "emulator.jsonl")
     # every model at $100 per million tokens, so the worst-case checks bite after a few calls
     prices = "PRICES:\n" + "".join(
-        f"  {m}: {{input: 100, output: 100}}\n" for m in ("gpt-4o-mini", "claude-3-5-haiku-20241022", "generalv3.5", "glm-4-flash", "coder-7b")
+        f"  {m}: {{input: 100, output: 100}}\n"
+        for m in ("gpt-4o-mini", "claude-3-5-haiku-20241022", "generalv3.5", "glm-4-flash", "coder-7b")
     )
     budget = 0.5
     cfg = write_config(tmp_path / "cfg", emu.base_url, extra=prices + f"MAX_BUDGET: {budget}\n")
@@ -229,7 +234,9 @@ def _resume_repeats_nothing_saved(emu: Any, tmp_path: Path, project: Path, saved
         assert (project / f).is_file(), f
 
 
-def test_kill_9_mid_run_then_resume_never_repeats_a_completed_action(make_emulator: Any, tmp_path: Path) -> None:
+def test_kill_9_mid_run_then_resume_never_repeats_a_completed_action(
+    make_emulator: Any, tmp_path: Path
+) -> None:
     emu = make_emulator(responder="team", latency_ms=300, log_path=tmp_path / "emulator.jsonl")
     cfg = write_config(tmp_path / "cfg", emu.base_url)
     proc = _start_run(tmp_path, cfg)
@@ -269,3 +276,33 @@ def test_ctrl_c_saves_state_and_exits_130_then_resume_finishes(make_emulator: An
     state = json.loads((project / ".polyteam/state.json").read_text())
     assert state["status"] == "interrupted"
     _resume_repeats_nothing_saved(emu, tmp_path, project, set(state["done"]))
+
+
+def test_a_failing_route_exits_1_with_one_line_and_state_saved(make_emulator: Any, tmp_path: Path) -> None:
+    emu = make_emulator(responder="team", faults="auth:*@anthropic", log_path=tmp_path / "emulator.jsonl")
+    cfg = write_config(tmp_path / "cfg", emu.base_url)
+    result = run_polyteam("run", REQUIREMENT, "--workdir", "ws", "--config-dir", str(cfg), "--quiet", cwd=tmp_path)
+    assert result.returncode == 1, result.stderr + result.stdout
+    assert "Traceback" not in result.stderr
+    failed = [line for line in result.stderr.splitlines() if line.startswith("polyteam: run failed:")]
+    assert len(failed) == 1 and "WriteDesign" in failed[0] and "--resume" in failed[0]
+    project = project_in(tmp_path / "ws")
+    state = json.loads((project / ".polyteam/state.json").read_text())
+    assert state["status"] == "failed" and list(state["done"]) == ["WritePRD"]
+    assert not any(action_of(r["tag"]) == "WriteTasks" for r in emu.requests)
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        ((), "REQUIREMENT"),
+        (("x", "--review-k", "-1"), "--review-k"),
+        (("x", "--budget", "0"), "--budget"),
+        (("--resume", "nowhere"), "no saved run"),
+    ],
+)
+def test_bad_run_options_are_one_line_errors(tmp_path: Path, args: tuple[str, ...], needle: str) -> None:
+    result = run_polyteam("run", *args, cwd=tmp_path)
+    assert result.returncode == 2, result.stderr
+    assert needle in result.stderr and "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1

@@ -58,3 +58,18 @@ async def test_each_provider_owns_one_client_and_aclose_closes_it(emulator: Any)
     assert first._client.is_closed()
     assert not second._client.is_closed()
     await second.aclose()
+
+
+async def test_several_bases_take_turns(emulator: Any) -> None:
+    bases = (f"{emulator.base_url}/a/v1", f"{emulator.base_url}/b/v1")
+    provider = OpenAIProvider(endpoint_for("open_llm", emulator, base_url=bases[0], bases=bases))
+    try:
+        for _ in range(4):
+            await provider.complete(MESSAGES, CallOptions())
+    finally:
+        await provider.aclose()
+    assert emulator.wait_for_requests(4)
+    assert (
+        sorted(r["path"] for r in emulator.requests)
+        == ["/a/v1/chat/completions"] * 2 + ["/b/v1/chat/completions"] * 2
+    )

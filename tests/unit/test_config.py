@@ -16,9 +16,7 @@ NO_LOCAL = lambda: LocalSupport(bundled_gguf=None, has_xllamacpp=False)  # noqa:
 
 OPENAI = 'OPENAI_API_KEY: "sk-test-openai-000000000000"\n'
 ZHIPU_KEY = "0123456789abcdef.zhipuSecretPart0000"
-SPARK = (
-    'SPARK_APPID: "ab12cd34"\nSPARK_API_SECRET: "sparkSecretValue0000"\nSPARK_API_KEY: "sparkKeyValue00000000"\n'
-)
+SPARK = 'SPARK_APPID: "ab12cd34"\nSPARK_API_SECRET: "sparkSecretValue0000"\nSPARK_API_KEY: "sparkKeyValue00000000"\n'
 
 
 def write(folder: Path, config: str | None = None, multi: str | None = None) -> Path:
@@ -77,13 +75,15 @@ def test_env_alone_configures_without_config_files(tmp_path: Path) -> None:
 
 
 def test_placeholders_and_empty_values_count_as_unset(tmp_path: Path) -> None:
-    config = 'OPENAI_API_KEY: "YOUR_API_KEY"\nAnthropic_API_KEY: ""\nZHIPUAI_API_KEY: "%s"\n' % ZHIPU_KEY
+    config = f'OPENAI_API_KEY: "YOUR_API_KEY"\nAnthropic_API_KEY: ""\nZHIPUAI_API_KEY: "{ZHIPU_KEY}"\n'
     settings = load_settings(write(tmp_path, config), {"OPENAI_API_KEY": ""}, probe=NO_LOCAL)
     assert settings.router.default.llm == "zhipu"  # openai and claude are unset, so zhipu is first
 
 
 def test_spark_placeholders_leave_spark_unconfigured(tmp_path: Path) -> None:
-    config = 'SPARK_APPID : "YOUR_APPID"\nSPARK_API_SECRET : "YOUR_APISecret"\nSPARK_API_KEY : "YOUR_APIKey"\n'
+    config = (
+        'SPARK_APPID : "YOUR_APPID"\nSPARK_API_SECRET : "YOUR_APISecret"\nSPARK_API_KEY : "YOUR_APIKey"\n'
+    )
     line = one_issue(write(tmp_path, config), "no ")
     assert "OPENAI_API_KEY" in line  # says which keys would do
 
@@ -124,11 +124,16 @@ def test_spark_domain_that_does_not_match_the_url(tmp_path: Path) -> None:
 
 def test_claude_base_loses_trailing_v1(tmp_path: Path) -> None:
     config = 'Anthropic_API_KEY: "sk-ant-x0000000"\nANTHROPIC_API_BASE: "http://127.0.0.1:5/v1/"\n'
-    assert load_settings(write(tmp_path, config), {}, probe=NO_LOCAL).router.default.base_url == "http://127.0.0.1:5"
+    assert (
+        load_settings(write(tmp_path, config), {}, probe=NO_LOCAL).router.default.base_url
+        == "http://127.0.0.1:5"
+    )
 
 
 def test_zhipu_defaults_and_key_form(tmp_path: Path) -> None:
-    default = load_settings(write(tmp_path, f'ZHIPUAI_API_KEY: "{ZHIPU_KEY}"\n'), {}, probe=NO_LOCAL).router.default
+    default = load_settings(
+        write(tmp_path, f'ZHIPUAI_API_KEY: "{ZHIPU_KEY}"\n'), {}, probe=NO_LOCAL
+    ).router.default
     assert (default.model, default.base_url) == ("glm-4", "https://open.bigmodel.cn/api/paas/v4")
     line = one_issue(write(tmp_path / "bad", 'ZHIPUAI_API_KEY: "nodotsecretvalue"\n'), "ZHIPUAI_API_KEY")
     assert "id.secret" in line and "nodotsecretvalue" not in line
@@ -158,7 +163,12 @@ def test_no_key_uses_the_bundled_model_when_installed(tmp_path: Path) -> None:
     settings = load_settings(write(tmp_path / "c"), {}, probe=lambda: LocalSupport(gguf, True))
     default = settings.router.default
     assert settings.router.default_is_bundled is True
-    assert (default.llm, default.kind, default.model, default.base_url) == ("smollm2-135m", "local", "smollm2-135m", "")
+    assert (default.llm, default.kind, default.model, default.base_url) == (
+        "smollm2-135m",
+        "local",
+        "smollm2-135m",
+        "",
+    )
     assert default.gguf == str(gguf) and default.json_schema and default.tiny
 
 
@@ -173,7 +183,11 @@ def test_nothing_configured_names_the_keys_and_the_install(tmp_path: Path, suppo
 def test_a_partial_provider_is_reported_not_replaced_by_the_bundled_model(tmp_path: Path) -> None:
     gguf = tmp_path / "m.gguf"
     gguf.write_bytes(b"GGUF")
-    line = one_issue(write(tmp_path / "c", 'SPARK_APPID: "ab12cd34"\n'), "spark is missing", probe=lambda: LocalSupport(gguf, True))
+    line = one_issue(
+        write(tmp_path / "c", 'SPARK_APPID: "ab12cd34"\n'),
+        "spark is missing",
+        probe=lambda: LocalSupport(gguf, True),
+    )
     assert "SPARK_API_KEY" in line and "SPARK_API_SECRET" in line
 
 

@@ -73,11 +73,18 @@ def test_any_text_gives_routes_or_a_config_error(config: str, multi: str) -> Non
 
 entry = st.dictionaries(st.sampled_from([*ENTRY_FIELDS, "price"]), values, max_size=6)
 structured = st.fixed_dictionaries(
-    {"MODEL_LIST": st.dictionaries(st.sampled_from(["llama", "glm", "openai", "x"]), entry | values, max_size=4)},
+    {
+        "MODEL_LIST": st.dictionaries(
+            st.sampled_from(["llama", "glm", "openai", "x"]), entry | values, max_size=4
+        )
+    },
     optional={
         "DEFAULT_LLM": values,
         "INHERIT_ROLE_LLM": values,
-        **{name: st.sampled_from(["llama", "glm", "openai", "x", *WORDS]) | values for name in (*ROLES, *ACTIONS)},
+        **{
+            name: st.sampled_from(["llama", "glm", "openai", "x", *WORDS]) | values
+            for name in (*ROLES, *ACTIONS)
+        },
     },
 )
 

@@ -66,7 +66,9 @@ names = st.sampled_from([f"f{i}.py" for i in range(8)])
 
 
 @given(st.lists(names, unique=True, min_size=1), st.dictionaries(names, st.lists(names, max_size=5)))
-def test_any_input_gives_an_acyclic_plan_over_every_file(order: list[str], deps: dict[str, list[str]]) -> None:
+def test_any_input_gives_an_acyclic_plan_over_every_file(
+    order: list[str], deps: dict[str, list[str]]
+) -> None:
     plan = plan_files(order, deps)
     layer_of = {f: i for i, layer in enumerate(plan.layers) for f in layer}
     assert set(layer_of) == set(plan.files)

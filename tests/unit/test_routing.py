@@ -86,7 +86,9 @@ def test_provider_spellings(written: object, canonical: str | None) -> None:
 
 def test_tolerated_spelling_in_a_route(tmp_path: Path) -> None:
     config = KEYS + 'OPEN_LLM_API_BASE: "http://127.0.0.1:8/v1"\nOPEN_LLM_API_MODEL: "qwen"\n'
-    route = settings_for(tmp_path, "WritePRD: class openai\n", config).router.route("ProductManager", "WritePRD")
+    route = settings_for(tmp_path, "WritePRD: class openai\n", config).router.route(
+        "ProductManager", "WritePRD"
+    )
     assert (route.llm, route.endpoint.kind, route.endpoint.model) == ("open_llm", "open_llm", "qwen")
 
 
@@ -120,7 +122,11 @@ MODEL_LIST:
     assert coder.fallback == ("glm", "openai")
     assert (coder.max_concurrency, coder.timeout, coder.json_schema) == (2, 30.0, True)
     glm = router.endpoint("glm")
-    assert (glm.kind, glm.model, glm.base_url) == ("zhipu", "glm-4-flash", "https://open.bigmodel.cn/api/paas/v4")
+    assert (glm.kind, glm.model, glm.base_url) == (
+        "zhipu",
+        "glm-4-flash",
+        "https://open.bigmodel.cn/api/paas/v4",
+    )
     assert glm.api_key is not None and glm.api_key.get_secret_value().startswith("0123456789abcdef.")
     direct = router.endpoint("claude-direct")
     assert direct.base_url == "http://127.0.0.1:4"  # trailing /v1 stripped for claude

@@ -52,7 +52,9 @@ def design(files: list[str]) -> dict[str, Any]:
 def tasks(analysis: list[tuple[str, list[str]]], packages: list[str] | None = None) -> dict[str, Any]:
     return {
         "required_packages": packages if packages is not None else ["requests>=2"],
-        "logic_analysis": [{"file": f, "description": f"the {f} module", "depends_on": d} for f, d in analysis],
+        "logic_analysis": [
+            {"file": f, "description": f"the {f} module", "depends_on": d} for f, d in analysis
+        ],
         "task_list": [f for f, _ in analysis],
         "shared_knowledge": "",
         "anything_unclear": "",
@@ -138,7 +140,9 @@ def settings(review_k: int = 1) -> Any:
 
 
 def make_team(gateway: FakeGateway, review_k: int = 1, **kw: Any) -> Team:
-    return Team.standard(settings(review_k), gateway_factory=lambda meter: gateway, meter_factory=lambda d, b: None, **kw)
+    return Team.standard(
+        settings(review_k), gateway_factory=lambda meter: gateway, meter_factory=lambda d, b: None, **kw
+    )
 
 
 THREE = [("a.py", []), ("b.py", []), ("c.py", ["a.py", "b.py"])]
@@ -146,7 +150,9 @@ THREE = [("a.py", []), ("b.py", []), ("c.py", ["a.py", "b.py"])]
 
 async def run(team: Team, tmp_path: Path, events: list[RunEvent] | None = None, **kw: Any):
     sink = events.append if events is not None else None
-    return await asyncio.wait_for(team.arun("Build a demo app", workdir=tmp_path, on_event=sink, **kw), DEADLINE * 2)
+    return await asyncio.wait_for(
+        team.arun("Build a demo app", workdir=tmp_path, on_event=sink, **kw), DEADLINE * 2
+    )
 
 
 async def test_standard_team_writes_every_artifact(tmp_path: Path) -> None:
@@ -155,9 +161,21 @@ async def test_standard_team_writes_every_artifact(tmp_path: Path) -> None:
     assert summary.status == "done" and summary.ok
     assert path == tmp_path / "demo_app"  # renamed to the PRD's project name
     for name in (
-        "docs/requirement.txt", "docs/prd.md", "docs/prd.json", "docs/system_design.md",
-        "docs/system_design.json", "docs/tasks.md", "docs/tasks.json", "requirements.txt", "README.md",
-        "a.py", "b.py", "c.py", "docs/code_review/a.py.md", "docs/code_review/c.py.md", ".polyteam/state.json",
+        "docs/requirement.txt",
+        "docs/prd.md",
+        "docs/prd.json",
+        "docs/system_design.md",
+        "docs/system_design.json",
+        "docs/tasks.md",
+        "docs/tasks.json",
+        "requirements.txt",
+        "README.md",
+        "a.py",
+        "b.py",
+        "c.py",
+        "docs/code_review/a.py.md",
+        "docs/code_review/c.py.md",
+        ".polyteam/state.json",
     ):
         assert (path / name).is_file(), name
     assert (path / "requirements.txt").read_text() == "requests>=2\n"
@@ -167,11 +185,24 @@ async def test_standard_team_writes_every_artifact(tmp_path: Path) -> None:
     state = Workspace(path).load_state()
     assert state["status"] == "done" and state["project_name"] == "demo_app"
     assert set(state["done"]) == {
-        "WritePRD", "WriteDesign", "WriteTasks", "WriteCode:a.py", "WriteCode:b.py", "WriteCode:c.py",
-        "WriteCodeReview:a.py:1", "WriteCodeReview:b.py:1", "WriteCodeReview:c.py:1",
+        "WritePRD",
+        "WriteDesign",
+        "WriteTasks",
+        "WriteCode:a.py",
+        "WriteCode:b.py",
+        "WriteCode:c.py",
+        "WriteCodeReview:a.py:1",
+        "WriteCodeReview:b.py:1",
+        "WriteCodeReview:c.py:1",
     }
     assert state["stats"]["calls"] == 9
-    assert summary.calls_by_llm == {"llm-WritePRD": 1, "llm-WriteDesign": 1, "llm-WriteTasks": 1, "llm-WriteCode": 3, "llm-WriteCodeReview": 3}
+    assert summary.calls_by_llm == {
+        "llm-WritePRD": 1,
+        "llm-WriteDesign": 1,
+        "llm-WriteTasks": 1,
+        "llm-WriteCode": 3,
+        "llm-WriteCodeReview": 3,
+    }
     assert gw.closed
     assert [c.action for c in gw.calls[:3]] == ["WritePRD", "WriteDesign", "WriteTasks"]
 
@@ -294,7 +325,9 @@ async def test_budget_stop_saves_state_and_resume_never_repeats_a_saved_call(tmp
 
 
 async def test_a_failed_action_stops_the_run_with_one_line(tmp_path: Path) -> None:
-    err = ServerError("overloaded", llm="claude", provider="claude", base_url="http://127.0.0.1:1", status=529)
+    err = ServerError(
+        "overloaded", llm="claude", provider="claude", base_url="http://127.0.0.1:1", status=529
+    )
     gw = FakeGateway(THREE, fail={"WriteDesign": err})
     path, summary = await run(make_team(gw), tmp_path)
     assert summary.status == "failed"
@@ -353,5 +386,7 @@ async def test_existing_project_folder_is_not_overwritten(tmp_path: Path) -> Non
 
 
 def test_sync_run_api(tmp_path: Path) -> None:
-    path, summary = make_team(FakeGateway([("a.py", [])])).run("Build a demo app", workdir=tmp_path, review_k=0)
+    path, summary = make_team(FakeGateway([("a.py", [])])).run(
+        "Build a demo app", workdir=tmp_path, review_k=0
+    )
     assert summary.ok and (path / "a.py").read_text() == code_for("a.py")

@@ -113,7 +113,12 @@ def test_unsafe_names_are_rejected(tmp_path: Path, name: str) -> None:
 
 @pytest.mark.parametrize(
     ("name", "clean"),
-    [("./src/app.py", "src/app.py"), ("pkg\\mod.py", "pkg/mod.py"), ("console.py", "console.py"), (".env.example", ".env.example")],
+    [
+        ("./src/app.py", "src/app.py"),
+        ("pkg\\mod.py", "pkg/mod.py"),
+        ("console.py", "console.py"),
+        (".env.example", ".env.example"),
+    ],
 )
 def test_ordinary_names_are_accepted(name: str, clean: str) -> None:
     assert str(check_relative_path(name)) == clean

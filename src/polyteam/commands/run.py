@@ -28,9 +28,11 @@ def _usage(key: str, problem: str, fix: str) -> ConfigError:
     return ConfigError([ConfigIssue("polyteam run", key, problem, fix)])
 
 
-def _check_options(requirement: str | None, resume: Path | None, review_k: int | None, budget: float | None) -> None:
+def _check_options(
+    requirement: str | None, resume: Path | None, review_k: int | None, budget: float | None
+) -> None:
     if resume is None and not (requirement or "").strip():
-        raise _usage("REQUIREMENT", "missing", 'pass the requirement in quotes, or --resume PROJECT_DIR')
+        raise _usage("REQUIREMENT", "missing", "pass the requirement in quotes, or --resume PROJECT_DIR")
     if resume is not None and requirement:
         raise _usage("--resume", "a requirement and --resume were both given", "pass one of them")
     if review_k is not None and review_k < 0:
@@ -41,9 +43,13 @@ def _check_options(requirement: str | None, resume: Path | None, review_k: int |
 
 def _saved_config_dir(resume: Path) -> Path | None:
     """The config folder the stopped run used (a resume reads the same one unless told otherwise)."""
+    from polyteam.errors import PolyteamError
     from polyteam.workspace import Workspace
 
-    state = Workspace(resume).load_state()  # also: a one-line error when resume is no project
+    try:
+        state = Workspace(resume).load_state()
+    except PolyteamError as exc:  # no project there: a usage error (exit 2), said in one line
+        raise ConfigError([ConfigIssue("polyteam run", "--resume", str(exc))]) from None
     saved = (state.get("settings") or {}).get("config_dir")
     return Path(saved) if saved and Path(saved).is_dir() else None
 
@@ -71,7 +77,9 @@ def summary_lines(summary: Any) -> list[str]:
     took = f"{summary.elapsed_s:.1f}s"
     lines.append(f"status: {summary.status} in {took}")
     if summary.cached:
-        lines.append(f"resumed: {summary.cached} finished action(s) taken from the checkpoint, not requested again")
+        lines.append(
+            f"resumed: {summary.cached} finished action(s) taken from the checkpoint, not requested again"
+        )
     if summary.calls_by_llm:
         per = ", ".join(
             f"{llm} {n} call{'s' if n != 1 else ''} ({summary.tokens_by_llm.get(llm, (0, 0))[0]:,}+"

@@ -8,6 +8,7 @@ instance, closed by `aclose()`. SDK and transport errors become `polyteam.errors
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import AsyncIterator
 from typing import Any
@@ -57,6 +58,9 @@ class OpenAIProvider:
     def __init__(self, endpoint: Endpoint) -> None:
         self.endpoint = endpoint
         self._client = openai.AsyncOpenAI(**self._client_kwargs())
+        # several bases (DESIGN §2, load balancing): per-base copies sharing the one HTTP pool, in turn
+        self._clients = [self._client] + [self._client.with_options(base_url=b) for b in endpoint.bases[1:]]
+        self._turns = itertools.count()
 
     # -- construction (overridden by ZhipuProvider) -------------------------------------------
 
@@ -106,7 +110,7 @@ class OpenAIProvider:
     async def complete(self, messages: list[Message], options: CallOptions) -> Completion:
         """One attempt. Raises: a `polyteam.errors.ProviderError` subclass."""
         try:
-            reply = await self._client.chat.completions.create(**self._request(messages, options))
+            reply = await self._pick().chat.completions.create(**self._request(messages, options))
         except EDGE_ERRORS as exc:
             raise self._map_error(exc) from exc
         if not getattr(reply, "choices", None):
@@ -131,7 +135,7 @@ class OpenAIProvider:
         model: str | None = None
         finish_reason: str | None = None
         try:
-            chunks = await self._client.chat.completions.create(**self._stream_request(messages, options))
+            chunks = await self._pick().chat.completions.create(**self._stream_request(messages, options))
             async with chunks:
                 async for chunk in chunks:
                     model = getattr(chunk, "model", None) or model
@@ -152,6 +156,9 @@ class OpenAIProvider:
 
     async def aclose(self) -> None:
         await self._client.close()
+
+    def _pick(self) -> openai.AsyncOpenAI:
+        return self._clients[next(self._turns) % len(self._clients)]
 
     # -- helpers ----------------------------------------------------------------------------------
 

@@ -79,7 +79,9 @@ def readme_markdown(prd: Any, design: Any, tasks: Any, files: list[str], skipped
 class Engineer(Role):
     name: ClassVar[str] = "Engineer"
     profile: ClassVar[str] = "Engineer"
-    goal: ClassVar[str] = "complete, correct files that follow the design, written concurrently where independent"
+    goal: ClassVar[str] = (
+        "complete, correct files that follow the design, written concurrently where independent"
+    )
     actions: ClassVar[tuple[str, ...]] = ("WriteCode", "WriteCodeReview")
     watches: ClassVar[tuple[str, ...]] = ("WriteTasks",)
 
@@ -148,7 +150,13 @@ class Engineer(Role):
     ) -> None:
         rounds: list[Any] = []
         for r in range(1, ctx.review_k + 1):
-            inputs = {"design": design, "tasks": tasks, "filename": f, "code": code[f], "dependencies": dependencies}
+            inputs = {
+                "design": design,
+                "tasks": tasks,
+                "filename": f,
+                "code": code[f],
+                "dependencies": dependencies,
+            }
             verdict = await ctx.act(self.name, review, f"WriteCodeReview:{f}:{r}", inputs, optional=True)
             if verdict is None:  # the review itself failed: keep the file as written
                 break

@@ -11,7 +11,9 @@ from polyteam.team.message import TeamMessage
 from polyteam.team.role import Role
 
 # a requirement line: a distribution name with optional extras, version specifiers and markers
-_REQUIREMENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*(\[[A-Za-z0-9,._ -]+\])?\s*([<>=!~]=?[^;\s]*(\s*,\s*[<>=!~]=?[^;\s]*)*)?(\s*;.*)?$")
+_REQUIREMENT = re.compile(
+    r"^[A-Za-z0-9][A-Za-z0-9._-]*(\[[A-Za-z0-9,._ -]+\])?\s*([<>=!~]=?[^;\s]*(\s*,\s*[<>=!~]=?[^;\s]*)*)?(\s*;.*)?$"
+)
 
 
 def requirements_txt(packages: list[str]) -> str:

@@ -10,6 +10,8 @@ artifact writes that report and skip an unsafe file name. Running the action aga
 
 from __future__ import annotations
 
+import contextlib
+import json
 import time
 import traceback
 from collections.abc import Awaitable, Callable
@@ -99,10 +101,8 @@ class RunContext:
         # an unexpected error is one line on screen; its traceback is kept for a bug report
         text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
         path = self.workspace.root / STATE_DIR / "error.log"
-        try:
+        with contextlib.suppress(OSError):  # a full disk must not hide the error itself
             atomic_write_bytes(path, redact(text).encode("utf-8"))
-        except OSError:
-            pass
 
     # -- the checkpoint --------------------------------------------------------------------------
     def save(self) -> None:
@@ -112,7 +112,9 @@ class RunContext:
     def is_done(self, key: str) -> bool:
         return key in self.state.done
 
-    async def act(self, role: str, action: Any, key: str, inputs: dict[str, Any], *, optional: bool = False) -> Any:
+    async def act(
+        self, role: str, action: Any, key: str, inputs: dict[str, Any], *, optional: bool = False
+    ) -> Any:
         """The output of `action` for `key`: from the checkpoint if saved, else from its LLM (then saved).
 
         `optional`: a failure other than the budget is noted and None returned (a code review
@@ -129,7 +131,13 @@ class RunContext:
                 self.state.done.pop(key, None)
             else:
                 self.cached += 1
-                self.emit("cached", role, action=action.name, key=key, llm=self.state.usage.get(key, {}).get("llm", ""))
+                self.emit(
+                    "cached",
+                    role,
+                    action=action.name,
+                    key=key,
+                    llm=self.state.usage.get(key, {}).get("llm", ""),
+                )
                 return output
         if self.stopping:
             raise RunStopped
@@ -190,8 +198,6 @@ class RunContext:
         return True
 
     def write_json(self, role: str, name: str, value: Any) -> bool:
-        import json
-
         return self.write(role, name, json.dumps(value, indent=2, ensure_ascii=False) + "\n")
 
     def publish(self, role: str, cause_by: str, content: Any, key: str = "") -> None:

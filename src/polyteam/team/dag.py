@@ -137,7 +137,9 @@ def plan_files(
             keep = []
             for d in edges[f]:
                 if d in members and position[d] > position[f]:
-                    dropped.append(f"{f}: depends on {d} in a cycle; {d} comes later in the task list, ignored")
+                    dropped.append(
+                        f"{f}: depends on {d} in a cycle; {d} comes later in the task list, ignored"
+                    )
                 else:
                     keep.append(d)
             edges[f] = keep

@@ -23,7 +23,9 @@ class RunState:
     requirement: str
     project_name: str = ""
     done: dict[str, Any] = field(default_factory=dict)
-    stats: dict[str, int] = field(default_factory=lambda: {"repairs": 0, "reasks": 0, "fallbacks": 0, "calls": 0})
+    stats: dict[str, int] = field(
+        default_factory=lambda: {"repairs": 0, "reasks": 0, "fallbacks": 0, "calls": 0}
+    )
     status: Status = "running"
     settings: dict[str, Any] = field(default_factory=dict)
     #: per finished action: the LLM that answered it and its tokens (for the summary after a resume)

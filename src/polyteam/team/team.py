@@ -164,7 +164,9 @@ class Team:
         ws = Workspace(root)
         ws.write_text("docs/requirement.txt", requirement.rstrip("\n") + "\n")
         state.save(ws)
-        return await self._execute(ws, state, workdir=workdir, overwrite=overwrite, budget=budget, on_event=on_event)
+        return await self._execute(
+            ws, state, workdir=workdir, overwrite=overwrite, budget=budget, on_event=on_event
+        )
 
     async def aresume(
         self,
@@ -185,7 +187,9 @@ class Team:
         if review_k is not None:
             state.settings["review_k"] = self._review_k(review_k)
         state.error = ""
-        return await self._execute(ws, state, workdir=None, overwrite=False, budget=budget, on_event=on_event, resumed=True)
+        return await self._execute(
+            ws, state, workdir=None, overwrite=False, budget=budget, on_event=on_event, resumed=True
+        )
 
     def _review_k(self, review_k: int | None) -> int:
         if review_k is None:
@@ -280,7 +284,9 @@ class Team:
                 limited = True
                 return
             rounds += 1
-            task = asyncio.create_task(self._react(role, message, ctx), name=f"{role.name}<-{message.cause_by}")
+            task = asyncio.create_task(
+                self._react(role, message, ctx), name=f"{role.name}<-{message.cause_by}"
+            )
             pending.add(task)
 
         for role in self.roles:
@@ -317,7 +323,9 @@ class Team:
             raise
         ctx.emit("role", role.name, detail="done")
 
-    def _summary(self, ctx: RunContext, meter: _ProjectMeter, budget: float | None, resumed: bool) -> RunSummary:
+    def _summary(
+        self, ctx: RunContext, meter: _ProjectMeter, budget: float | None, resumed: bool
+    ) -> RunSummary:
         state = ctx.state
         calls: dict[str, int] = {}
         tokens: dict[str, tuple[int, int]] = {}

@@ -1,0 +1,204 @@
+"""M team runs at once in one process against one emulator: wall time and peak RSS per run as M grows.
+
+    python benchmarks/scale.py --runs 1,10,50 --latency-ms 200 [--files 4] [--limit 4]
+
+For each M a fresh child process (so its peak RSS is its own) loads the config once and runs M
+`Team.standard(settings).arun(...)` with `asyncio.gather`, each in its own workdir; the emulator
+(`team:N` responder, L ms per request) runs in this process, in a thread. Reported per M: the
+child's wall time for all M runs, the mean and slowest single run, the child's peak RSS and its
+growth per run over the RSS it had before the runs, and the most requests in flight.
+
+Then the per-endpoint limit under load: the largest M again, with WriteCodeReview routed to a
+second MODEL_LIST entry (`/limited/v1` on the same emulator) with `max_concurrency: LIMIT`; the most
+requests in flight to that endpoint, computed from the emulator log's ts_start/ts_end intervals,
+must not exceed LIMIT. Exit status 1 when it does (the limit did not hold), else 0.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import _common as c  # noqa: E402
+
+REQUIREMENT = "Write a cli snake game"
+LIMITED_ACTION = "WriteCodeReview"
+LIMITED_PATH = "/limited/v1/chat/completions"
+
+
+def _rss_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+async def _runs(config_dir: Path, workdir: Path, m: int, review_k: int) -> dict[str, Any]:
+    from polyteam.config import load_settings
+    from polyteam.team import Team
+
+    settings = load_settings(config_dir=config_dir)
+    rss_before = _rss_mb()
+
+    async def one(i: int) -> tuple[str, float]:
+        t0 = time.perf_counter()
+        _, summary = await Team.standard(settings).arun(
+            REQUIREMENT, workdir=workdir / f"run{i}", review_k=review_k
+        )
+        return summary.status, time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    done = await asyncio.gather(*(one(i) for i in range(m)))
+    return {
+        "wall_s": time.perf_counter() - t0,
+        "statuses": [s for s, _ in done],
+        "run_s": [t for _, t in done],
+        "rss_before_mb": rss_before,
+    }
+
+
+def child_main(config_dir: Path, workdir: Path, m: int, review_k: int) -> int:
+    """The child: warm the imports (as a long-lived process would have them), run M teams, print JSON."""
+    import openai  # noqa: F401
+
+    import polyteam.actions.structured  # noqa: F401
+    import polyteam.cost  # noqa: F401
+    import polyteam.gateway  # noqa: F401
+    import polyteam.providers.openai  # noqa: F401
+    import polyteam.roles.engineer  # noqa: F401
+
+    result = asyncio.run(_runs(config_dir, workdir, m, review_k))
+    print(json.dumps(result))
+    return 0
+
+
+def measure(
+    emu: Any, root: Path, m: int, n_files: int, review_k: int, *, limit: int | None = None
+) -> dict[str, Any]:
+    """M runs at once in a child process against `emu`.
+
+    Raises:
+        RuntimeError: the child failed or a run did not end "done".
+    """
+    tag = f"m{m}{'-limited' if limit else ''}"
+    config = c.write_config(
+        root / f"config-{tag}", emu.base_url, limited_action=LIMITED_ACTION if limit else None, limit=limit
+    )
+    first = len(emu.requests)
+    argv = [sys.executable, str(Path(__file__).resolve()), "--child", str(m), "--config-dir", str(config),
+            "--workdir", str(root / f"ws-{tag}"), "--review-k", str(review_k)]  # fmt: skip
+    child = c.run_child(argv, cwd=root, env=c.child_env())
+    if child.returncode != 0:
+        tail = (child.stderr or child.stdout).strip().splitlines()[-5:]
+        raise RuntimeError(f"scale child (M={m}) exited {child.returncode}: " + " / ".join(tail))
+    data = json.loads(child.stdout.strip().splitlines()[-1])
+    bad = [s for s in data["statuses"] if s != "done"]
+    if bad:
+        raise RuntimeError(f"M={m}: {len(bad)} run(s) did not finish: {sorted(set(bad))}")
+    from polyteam.emulator import max_overlap
+
+    records = emu.requests[first:]
+    limited = [r for r in records if r.get("path") == LIMITED_PATH]
+    return {
+        "m": m,
+        "limit": limit,
+        "wall_s": data["wall_s"],
+        "process_wall_s": child.wall_s,
+        "mean_run_s": sum(data["run_s"]) / m,
+        "max_run_s": max(data["run_s"]),
+        "peak_rss_mb": child.peak_rss_mb,
+        "rss_before_mb": data["rss_before_mb"],
+        "rss_per_run_mb": (child.peak_rss_mb - data["rss_before_mb"]) / m,
+        "requests": len(records),
+        "max_in_flight": max_overlap(records),
+        "limited_requests": len(limited),
+        "limited_max_in_flight": max_overlap(limited) if limit else None,
+    }
+
+
+def _team_responder(n_files: int) -> Any:
+    from pipeline import _team_responder as pick
+
+    return pick(n_files)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", default="1,10,50", help="comma-separated M values (default 1,10,50)")
+    parser.add_argument("--latency-ms", type=int, default=200)
+    parser.add_argument("--files", type=int, default=4)
+    parser.add_argument("--review-k", type=int, default=1)
+    parser.add_argument(
+        "--limit", type=int, default=4, help=f"max_concurrency of the {LIMITED_ACTION} endpoint"
+    )
+    parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--config-dir", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--workdir", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.child is not None:
+        return child_main(args.config_dir, args.workdir, args.child, args.review_k)
+
+    from polyteam.emulator import EmulatorThread
+
+    ms = [int(x) for x in args.runs.split(",") if x.strip()]
+    load_before = os.getloadavg()[0]
+    results = []
+    with tempfile.TemporaryDirectory(prefix="polyteam-scale-") as tmp:
+        root = Path(tmp)
+        with EmulatorThread(responder=_team_responder(args.files), latency_ms=args.latency_ms,
+                            log_path=root / "emulator.jsonl") as emu:  # fmt: skip
+            for m in ms:
+                print(f"running M={m} ...", file=sys.stderr, flush=True)
+                results.append(measure(emu, root, m, args.files, args.review_k))
+            print(
+                f"running M={max(ms)} with {LIMITED_ACTION} max_concurrency {args.limit} ...", file=sys.stderr
+            )
+            limited = measure(emu, root, max(ms), args.files, args.review_k, limit=args.limit)
+
+    alone = results[0]["mean_run_s"]
+    print(f"machine: {c.machine()}  (1-min load average before: {load_before:.2f})")
+    print(f"scale: M team runs at once in one process, {args.files} files, review k={args.review_k}, "
+          f"L={args.latency_ms} ms per request, one emulator")  # fmt: skip
+    rows = [
+        [r["m"], r["requests"], r["wall_s"], r["mean_run_s"], r["max_run_s"], f"{r['mean_run_s'] / alone:.2f}",
+         r["peak_rss_mb"], r["rss_before_mb"], r["rss_per_run_mb"], r["max_in_flight"]]
+        for r in results
+    ]  # fmt: skip
+    print(
+        c.table(
+            [
+                "M",
+                "requests",
+                "wall s (all M)",
+                "mean run s",
+                "slowest run s",
+                f"mean / M={results[0]['m']}",
+                "peak RSS MB",
+                "RSS before runs MB",
+                "RSS growth per run MB",
+                "max in flight",
+            ],
+            rows,
+        )  # fmt: skip
+    )
+    held = limited["limited_max_in_flight"] <= args.limit
+    print(
+        f"per-endpoint limit under load: M={limited['m']}, {LIMITED_ACTION} -> MODEL_LIST entry with "
+        f"max_concurrency {args.limit}: {limited['limited_requests']} requests, at most "
+        f"{limited['limited_max_in_flight']} in flight (from the emulator log) -> "
+        f"{'held' if held else 'NOT held'}; wall {limited['wall_s']:.2f} s, mean run {limited['mean_run_s']:.2f} s"
+    )
+    return 0 if held else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
