@@ -82,7 +82,7 @@ class ProviderError(PolyteamError):
         where = f"{self.llm} ({self.provider} at {self.base_url})" if self.llm else self.base_url
         status = f" HTTP {self.status}" if self.status else ""
         code = f" [{self.code}]" if self.code else ""
-        return f"{where}: {self.kind}{status}{code}: {self.message}"
+        return f"{where}: {type(self).__name__}{status}{code}: {self.message}"
 
 
 class AuthError(ProviderError):

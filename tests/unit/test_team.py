@@ -390,3 +390,13 @@ def test_sync_run_api(tmp_path: Path) -> None:
         "Build a demo app", workdir=tmp_path, review_k=0
     )
     assert summary.ok and (path / "a.py").read_text() == code_for("a.py")
+
+
+async def test_a_review_that_cannot_be_had_keeps_the_file_and_is_noted(tmp_path: Path) -> None:
+    from polyteam.errors import MalformedReplyError
+
+    gw = FakeGateway([("a.py", [])], fail={"WriteCodeReview:a.py:1": MalformedReplyError("no JSON")})
+    path, summary = await run(make_team(gw), tmp_path)
+    assert summary.status == "done", summary.error
+    assert (path / "a.py").read_text() == code_for("a.py")
+    assert any("WriteCodeReview:a.py:1" in n and "skipped" in n for n in summary.notes)
