@@ -14,6 +14,7 @@ import os
 import platform
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -95,14 +96,15 @@ class ChildResult:
     returncode: int
     started_at: float  # time.time() just before the fork (compare with the emulator log's ts_start)
     wall_s: float
+    cpu_s: float  # user + system CPU time of that process
     peak_rss_mb: float
     stdout: str
     stderr: str
 
 
 def run_child(argv: Sequence[str], *, cwd: Path, env: dict[str, str], timeout: float = 600.0) -> ChildResult:
-    """Run `argv` and measure it: wall time from just before the fork to its exit, and the peak RSS
-    of that process alone (`ru_maxrss` from `os.wait4` on its pid, Linux KiB).
+    """Run `argv` and measure it: wall time from just before the fork to its exit, and the CPU time
+    and peak RSS of that process alone (`ru_*` from `os.wait4` on its pid; `ru_maxrss` is in KiB).
 
     Raises:
         TimeoutError: the child ran longer than `timeout` (it is killed first).
@@ -115,22 +117,21 @@ def run_child(argv: Sequence[str], *, cwd: Path, env: dict[str, str], timeout: f
         proc = subprocess.Popen(
             list(argv), cwd=cwd, env=env, stdout=out, stderr=err, stdin=subprocess.DEVNULL
         )
-        deadline = t0 + timeout
-        while True:
-            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
-            if pid:
-                break
-            if time.perf_counter() > deadline:
-                proc.kill()
-                os.wait4(proc.pid, 0)
-                raise TimeoutError(f"{' '.join(argv[:4])} ... ran longer than {timeout:.0f}s")
-            time.sleep(0.002)
+        killer = threading.Timer(timeout, proc.kill)
+        killer.start()
+        try:
+            _, status, usage = os.wait4(proc.pid, 0)  # blocks: no polling to disturb the measurement
+        finally:
+            killer.cancel()
         wall = time.perf_counter() - t0
-    proc.returncode = os.waitstatus_to_exitcode(status)  # so Popen does not reap it again
+    proc.returncode = os.waitstatus_to_exitcode(status)  # reaped here, so Popen must not wait again
+    if wall >= timeout:
+        raise TimeoutError(f"{' '.join(argv[:4])} ... ran longer than {timeout:.0f}s and was killed")
     result = ChildResult(
         returncode=proc.returncode,
         started_at=started_at,
         wall_s=wall,
+        cpu_s=usage.ru_utime + usage.ru_stime,
         peak_rss_mb=usage.ru_maxrss / 1024,
         stdout=out_path.read_text(encoding="utf-8", errors="replace"),
         stderr=err_path.read_text(encoding="utf-8", errors="replace"),

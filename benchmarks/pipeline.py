@@ -28,6 +28,7 @@ import json
 import os
 import sys
 import tempfile
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -65,6 +66,27 @@ def _team_responder(n_files: int) -> Any:
     return f"team:{n_files}"
 
 
+class RecordingResponder:
+    """Wraps the team responder and keeps every prompt with the reply's tag, so the token economy can
+    check what each WriteCode prompt quotes (the emulator runs in this process, in a thread)."""
+
+    def __init__(self, inner: Any) -> None:
+        from polyteam.emulator import resolve_responder
+
+        self.inner = resolve_responder(inner)
+        self.prompts: list[tuple[str, str]] = []
+        self._lock = threading.Lock()
+
+    async def __call__(self, req: Any) -> Any:
+        from polyteam.emulator.responders import call_responder
+
+        reply = await call_responder(self.inner, req)
+        text = "\n".join(str(m.get("content", "")) for m in req.messages)
+        with self._lock:
+            self.prompts.append((reply.tag or "?", text))
+        return reply
+
+
 def measure(latency_ms: int, n_files: int, *, sequential: bool = False, review_k: int = 1) -> dict[str, Any]:
     """One full run; every figure of the pipeline table and the token economy rows.
 
@@ -77,9 +99,8 @@ def measure(latency_ms: int, n_files: int, *, sequential: bool = False, review_k
         root = Path(tmp)
         log_path = root / "emulator.jsonl"
         load_before = os.getloadavg()[0]
-        with EmulatorThread(
-            responder=_team_responder(n_files), latency_ms=latency_ms, log_path=log_path
-        ) as emu:
+        recorder = RecordingResponder(_team_responder(n_files))
+        with EmulatorThread(responder=recorder, latency_ms=latency_ms, log_path=log_path) as emu:
             config = c.write_config(root / "config", emu.base_url, max_concurrency=1 if sequential else None)
             argv = c.polyteam_argv(
                 "run", REQUIREMENT, "--workdir", str(root / "ws"), "--config-dir", str(config),
@@ -113,6 +134,7 @@ def measure(latency_ms: int, n_files: int, *, sequential: bool = False, review_k
             "wall_s": child.wall_s,
             "ratio": child.wall_s / bound if bound else None,
             "span_s": span,
+            "after_last_s": child.started_at + child.wall_s - max(r["ts_end"] for r in records),
             "span_ratio": span / bound if bound else None,
             "first_request_s": first,
             "prompt_tokens": prompt,
@@ -122,7 +144,8 @@ def measure(latency_ms: int, n_files: int, *, sequential: bool = False, review_k
             "max_in_flight": emu.max_in_flight(),
             "load_avg_1m_before": load_before,
             "by_action": _by_action(records),
-            "per_file": _per_file(records, graph, project),
+            "cpu_s": child.cpu_s,
+            "per_file": _per_file(records, graph, project, recorder.prompts),
         }
 
 
@@ -137,9 +160,20 @@ def _by_action(records: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
     return out
 
 
-def _per_file(records: list[dict[str, Any]], graph: c.Graph, project: Path) -> list[dict[str, Any]]:
-    """Each WriteCode call: #deps, #files already written when it was asked, prompt tokens, and the
-    part of them that is the dependencies' code (the files as written, in the emulator's estimate)."""
+def _per_file(
+    records: list[dict[str, Any]], graph: c.Graph, project: Path, prompts: list[tuple[str, str]]
+) -> list[dict[str, Any]]:
+    """Each WriteCode call: #deps, #files already written when it was asked, prompt tokens, the part
+    of them that is the dependencies' code (the files as written, in the emulator's estimate), and
+    which files' code the prompt actually quotes (found by text in the recorded prompt)."""
+    codes = {f: _read(project / f).strip() for f in graph.files}
+    quoted: dict[str, set[str]] = {}
+    for tag, text in prompts:
+        if c.tag_action(tag) == "WriteCode":
+            name = c.tag_file(tag)
+            quoted.setdefault(name, set()).update(
+                other for other, code in codes.items() if other != name and code and code[:200] in text
+            )
     writes = sorted(
         (r for r in records if c.tag_action(r.get("tag")) == "WriteCode"), key=lambda r: r["ts_start"]
     )
@@ -156,6 +190,8 @@ def _per_file(records: list[dict[str, Any]], graph: c.Graph, project: Path) -> l
                 "written_before": before,
                 "prompt_tokens": int(rec.get("prompt_tokens") or 0),
                 "dep_code_tokens": round(dep_chars / CHARS_PER_TOKEN),
+                "deps_quoted": len(quoted.get(name, set()) & set(deps)),
+                "others_quoted": len(quoted.get(name, set()) - set(deps)),
             }
         )
     return rows
@@ -166,17 +202,6 @@ def _read(path: Path) -> str:
         return path.read_text(encoding="utf-8")
     except OSError:
         return ""
-
-
-def growth_per_file_before(rows: list[dict[str, Any]]) -> float | None:
-    """Least-squares slope of (prompt tokens - dependency code tokens) against files written before:
-    about 0 when a prompt does not carry earlier files; about one file's size per file when it does."""
-    pts = [(r["written_before"], r["prompt_tokens"] - r["dep_code_tokens"]) for r in rows]
-    if len({x for x, _ in pts}) < 2:
-        return None
-    mx = sum(x for x, _ in pts) / len(pts)
-    my = sum(y for _, y in pts) / len(pts)
-    return sum((x - mx) * (y - my) for x, y in pts) / sum((x - mx) ** 2 for x, _ in pts)
 
 
 # --- printing -------------------------------------------------------------------------------------
@@ -192,14 +217,14 @@ def pipeline_table(results: list[dict[str, Any]]) -> str:
                 r["latency_ms"], r["files"], r["mode"], r["calls"], r["critical_calls"], r["bound_s"],
                 r["wall_s"], "-" if r["ratio"] is None else f"{r['ratio']:.2f}", c.verdict(ratio_ok),
                 "-" if r["span_ratio"] is None else f"{r['span_ratio']:.2f}", r["first_request_s"],
-                c.verdict(r["first_request_s"] <= TARGET_FIRST_S), r["prompt_tokens"], r["completion_tokens"],
+                c.verdict(r["first_request_s"] <= TARGET_FIRST_S), r["after_last_s"], r["cpu_s"], r["prompt_tokens"], r["completion_tokens"],
                 r["peak_rss_mb"], c.verdict(r["peak_rss_mb"] <= TARGET_RSS_MB), r["max_in_flight"],
                 f"{r['load_avg_1m_before']:.1f}",
             ]
         )  # fmt: skip
     headers = [
         "L ms", "N", "mode", "calls", "crit calls", "bound s", "wall s", "wall/bound", f"<= {TARGET_RATIO}",
-        "span/bound", "1st req s", f"<= {TARGET_FIRST_S}", "prompt tok", "compl tok", "peak RSS MB",
+        "span/bound", "1st req s", f"<= {TARGET_FIRST_S}", "after last s", "CPU s", "prompt tok", "compl tok", "peak RSS MB",
         f"<= {TARGET_RSS_MB:.0f}", "max in flight", "load",
     ]  # fmt: skip
     return c.table(headers, rows)
@@ -234,7 +259,16 @@ def token_tables(result: dict[str, Any]) -> str:
         c.table(["action", "calls", "prompt tok", "per call"], by_action),
         f"WriteCode per file, N={n}, in the order asked:",
         c.table(
-            ["file", "#deps", "#written before", "prompt tok", "of which deps' code", "rest"],
+            [
+                "file",
+                "#deps",
+                "#written before",
+                "prompt tok",
+                "deps' code tok",
+                "rest",
+                "quotes deps",
+                "quotes others",
+            ],
             [
                 [
                     r["file"],
@@ -243,17 +277,20 @@ def token_tables(result: dict[str, Any]) -> str:
                     r["prompt_tokens"],
                     r["dep_code_tokens"],
                     r["prompt_tokens"] - r["dep_code_tokens"],
+                    r["deps_quoted"],
+                    r["others_quoted"],
                 ]
                 for r in result["per_file"]
-            ],  # fmt: skip
-        ),
+            ],
+        ),  # fmt: skip
     ]
-    slope = growth_per_file_before(result["per_file"])
-    if slope is not None:
-        parts.append(
-            f"growth of the non-dependency part per file written before: {slope:+.1f} tokens/file "
-            "(a prompt that carried every earlier file would grow by about one file's size per file)"
-        )
+    rows = result["per_file"]
+    leaky = sum(1 for r in rows if r["others_quoted"])
+    parts.append(
+        f"WriteCode prompts quoting the code of a file they do not depend on: {leaky} of {len(rows)} "
+        f"({'met' if not leaky else 'NOT met'}; the peer quotes every earlier file in every later prompt). "
+        "rest = template, requirement, design excerpt and the project's file list"
+    )
     return "\n".join(parts)
 
 
@@ -297,7 +334,8 @@ def main(argv: list[str] | None = None) -> int:
     print(pipeline_table(results))
     print(
         "bound = calls on the longest dependency chain x L; wall = fork to exit of `polyteam run` "
-        "(start-up included); span = first request start to last request end (emulator log); "
+        "(start-up included); span = first request start to last request end (emulator log); after last = last response to "
+        "exit (final writes, summary, report, interpreter exit); CPU = the polyteam process's user+system time; "
         "load = the machine's 1-min load average before the run (2 cores: above 2 means contention)"
     )
     for line in speedup_lines(results):

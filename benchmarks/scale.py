@@ -20,6 +20,7 @@ import argparse
 import asyncio
 import json
 import os
+import resource
 import sys
 import tempfile
 import time
@@ -82,7 +83,7 @@ def child_main(config_dir: Path, workdir: Path, m: int, review_k: int) -> int:
 
 
 def measure(
-    emu: Any, root: Path, m: int, n_files: int, review_k: int, *, limit: int | None = None
+    emu: Any, root: Path, m: int, review_k: int, latency_ms: int, *, limit: int | None = None
 ) -> dict[str, Any]:
     """M runs at once in a child process against `emu`.
 
@@ -94,9 +95,12 @@ def measure(
         root / f"config-{tag}", emu.base_url, limited_action=LIMITED_ACTION if limit else None, limit=limit
     )
     first = len(emu.requests)
+    before = resource.getrusage(resource.RUSAGE_SELF)
     argv = [sys.executable, str(Path(__file__).resolve()), "--child", str(m), "--config-dir", str(config),
             "--workdir", str(root / f"ws-{tag}"), "--review-k", str(review_k)]  # fmt: skip
     child = c.run_child(argv, cwd=root, env=c.child_env())
+    after = resource.getrusage(resource.RUSAGE_SELF)  # this process: the emulator thread, mostly
+    emulator_cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     if child.returncode != 0:
         tail = (child.stderr or child.stdout).strip().splitlines()[-5:]
         raise RuntimeError(f"scale child (M={m}) exited {child.returncode}: " + " / ".join(tail))
@@ -111,6 +115,7 @@ def measure(
     return {
         "m": m,
         "limit": limit,
+        "bound_s": _bound(root / f"ws-{tag}", records, m, latency_ms),
         "wall_s": data["wall_s"],
         "process_wall_s": child.wall_s,
         "mean_run_s": sum(data["run_s"]) / m,
@@ -119,10 +124,20 @@ def measure(
         "rss_before_mb": data["rss_before_mb"],
         "rss_per_run_mb": (child.peak_rss_mb - data["rss_before_mb"]) / m,
         "requests": len(records),
+        "cpu_ms_per_request": 1000 * child.cpu_s / max(1, len(records)),
+        "emulator_cpu_ms_per_request": 1000 * emulator_cpu / max(1, len(records)),
         "max_in_flight": max_overlap(records),
         "limited_requests": len(limited),
         "limited_max_in_flight": max_overlap(limited) if limit else None,
     }
+
+
+def _bound(workdir: Path, records: list[dict[str, Any]], m: int, latency_ms: int) -> float:
+    """One run's critical-path bound, from its own docs/tasks.json and the calls per step (all runs
+    make the same calls, so the log's count per tag / M)."""
+    graph = c.load_graph(c.find_project(workdir / "run0"))
+    per_tag = {tag: n // m for tag, n in c.calls_by_tag(records).items()}
+    return c.critical_path(graph, per_tag).calls * latency_ms / 1000
 
 
 def _team_responder(n_files: int) -> Any:
@@ -158,37 +173,54 @@ def main(argv: list[str] | None = None) -> int:
                             log_path=root / "emulator.jsonl") as emu:  # fmt: skip
             for m in ms:
                 print(f"running M={m} ...", file=sys.stderr, flush=True)
-                results.append(measure(emu, root, m, args.files, args.review_k))
+                results.append(measure(emu, root, m, args.review_k, args.latency_ms))
             print(
                 f"running M={max(ms)} with {LIMITED_ACTION} max_concurrency {args.limit} ...", file=sys.stderr
             )
-            limited = measure(emu, root, max(ms), args.files, args.review_k, limit=args.limit)
+            limited = measure(emu, root, max(ms), args.review_k, args.latency_ms, limit=args.limit)
 
     alone = results[0]["mean_run_s"]
     print(f"machine: {c.machine()}  (1-min load average before: {load_before:.2f})")
     print(f"scale: M team runs at once in one process, {args.files} files, review k={args.review_k}, "
           f"L={args.latency_ms} ms per request, one emulator")  # fmt: skip
+    headers = [
+        "M",
+        "requests",
+        "wall s (all M)",
+        "bound s",
+        "mean run s",
+        "slowest run s",
+        f"mean / M={results[0]['m']}",
+        "peak RSS MB",
+        "RSS before runs MB",
+        "RSS growth per run MB",
+        "client CPU ms/req",
+        "emulator CPU ms/req",
+        "max in flight",
+    ]
     rows = [
-        [r["m"], r["requests"], r["wall_s"], r["mean_run_s"], r["max_run_s"], f"{r['mean_run_s'] / alone:.2f}",
-         r["peak_rss_mb"], r["rss_before_mb"], r["rss_per_run_mb"], r["max_in_flight"]]
+        [
+            r["m"],
+            r["requests"],
+            r["wall_s"],
+            r["bound_s"],
+            r["mean_run_s"],
+            r["max_run_s"],
+            f"{r['mean_run_s'] / alone:.2f}",
+            r["peak_rss_mb"],
+            r["rss_before_mb"],
+            r["rss_per_run_mb"],
+            f"{r['cpu_ms_per_request']:.1f}",
+            f"{r['emulator_cpu_ms_per_request']:.1f}",
+            r["max_in_flight"],
+        ]
         for r in results
-    ]  # fmt: skip
+    ]
+    print(c.table(headers, rows))  # fmt: skip
     print(
-        c.table(
-            [
-                "M",
-                "requests",
-                "wall s (all M)",
-                "mean run s",
-                "slowest run s",
-                f"mean / M={results[0]['m']}",
-                "peak RSS MB",
-                "RSS before runs MB",
-                "RSS growth per run MB",
-                "max in flight",
-            ],
-            rows,
-        )  # fmt: skip
+        "bound = one run's critical path (calls on its longest dependency chain x L); CPU ms/req = the "
+        "process's user+system CPU time / requests (client: the child running the M teams, start-up "
+        "included; emulator: this process)"
     )
     held = limited["limited_max_in_flight"] <= args.limit
     print(

@@ -121,6 +121,6 @@ def test_a_failing_route_is_one_stderr_line_without_the_key(config_dir: Path, em
     lines = done.stderr.splitlines()
     assert len(lines) == 1, done.stderr
     (line,) = lines
-    assert "openai" in line and f"{emu.base_url}/v1" in line and "auth" in line
+    assert "openai" in line and f"{emu.base_url}/v1" in line and "AuthError" in line
     assert OPENAI_KEY not in done.stderr
     assert emu.wait_for_requests(1) and len(emu.requests) == 1  # auth is never retried

@@ -281,7 +281,9 @@ def test_ctrl_c_saves_state_and_exits_130_then_resume_finishes(make_emulator: An
 def test_a_failing_route_exits_1_with_one_line_and_state_saved(make_emulator: Any, tmp_path: Path) -> None:
     emu = make_emulator(responder="team", faults="auth:*@anthropic", log_path=tmp_path / "emulator.jsonl")
     cfg = write_config(tmp_path / "cfg", emu.base_url)
-    result = run_polyteam("run", REQUIREMENT, "--workdir", "ws", "--config-dir", str(cfg), "--quiet", cwd=tmp_path)
+    result = run_polyteam(
+        "run", REQUIREMENT, "--workdir", "ws", "--config-dir", str(cfg), "--quiet", cwd=tmp_path
+    )
     assert result.returncode == 1, result.stderr + result.stdout
     assert "Traceback" not in result.stderr
     failed = [line for line in result.stderr.splitlines() if line.startswith("polyteam: run failed:")]

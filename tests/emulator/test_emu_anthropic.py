@@ -26,10 +26,15 @@ async def test_plain_message_with_top_level_system(make_emulator):
 
     emu = make_emulator(responder=responder)
     async with client(emu) as c:
-        message = await c.messages.create(model="claude-x", max_tokens=100, system="be terse", messages=MESSAGES)
+        message = await c.messages.create(
+            model="claude-x", max_tokens=100, system="be terse", messages=MESSAGES
+        )
     assert message.content[0].text == "hi there" and message.stop_reason == "end_turn"
     assert message.usage.output_tokens == 2 and message.usage.input_tokens > 0
-    assert seen[0].messages == [{"role": "system", "content": "be terse"}, {"role": "user", "content": "say hello"}]
+    assert seen[0].messages == [
+        {"role": "system", "content": "be terse"},
+        {"role": "user", "content": "say hello"},
+    ]
     assert seen[0].max_tokens == 100 and seen[0].protocol == "anthropic"
     (record,) = emu.requests
     assert (record["protocol"], record["status"], record["tag"]) == ("anthropic", 200, "WriteDesign")
@@ -51,16 +56,21 @@ async def test_named_event_stream_with_ping_and_cumulative_usage(make_emulator):
 
 
 async def test_stream_helper_and_ping_on_the_wire(emulator):
-    async with aiohttp.ClientSession() as session:
-        async with session.post(
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(
             f"{emulator.base_url}/v1/messages",
             json={"model": "m", "max_tokens": 10, "messages": MESSAGES, "stream": True},
             headers={"x-api-key": "k", "anthropic-version": "2023-06-01"},
-        ) as resp:
-            raw = (await resp.read()).decode()
+        ) as resp,
+    ):
+        raw = (await resp.read()).decode()
     assert resp.headers["Content-Type"].startswith("text/event-stream")
-    assert "event: ping\ndata: {\"type\":\"ping\"}\n\n" in raw
-    async with client(emulator) as c, c.messages.stream(model="m", max_tokens=10, messages=MESSAGES) as stream:
+    assert 'event: ping\ndata: {"type":"ping"}\n\n' in raw
+    async with (
+        client(emulator) as c,
+        c.messages.stream(model="m", max_tokens=10, messages=MESSAGES) as stream,
+    ):
         text = await stream.get_final_text()
     assert text == "echo: say hello"
 
@@ -109,9 +119,9 @@ async def test_midstream_error_event(make_emulator):
 
 
 async def _raw(emu, headers: dict[str, str], body: dict) -> tuple[int, dict]:
-    async with aiohttp.ClientSession() as session:
-        async with session.post(f"{emu.base_url}/v1/messages", json=body, headers=headers) as resp:
-            return resp.status, await resp.json()
+    url = f"{emu.base_url}/v1/messages"
+    async with aiohttp.ClientSession() as session, session.post(url, json=body, headers=headers) as resp:
+        return resp.status, await resp.json()
 
 
 async def test_missing_headers_and_bad_bodies_get_error_envelopes(emulator):
@@ -125,6 +135,8 @@ async def test_missing_headers_and_bad_bodies_get_error_envelopes(emulator):
     assert (await _raw(emulator, ok_headers, body))[0] == 200
     status, data = await _raw(emulator, ok_headers, {"model": "m", "messages": MESSAGES})
     assert status == 400 and "max_tokens" in data["error"]["message"]
-    status, data = await _raw(emulator, ok_headers, {**body, "messages": [{"role": "system", "content": "x"}, *MESSAGES]})
+    status, data = await _raw(
+        emulator, ok_headers, {**body, "messages": [{"role": "system", "content": "x"}, *MESSAGES]}
+    )
     assert status == 400 and "top-level `system`" in data["error"]["message"]
     assert [r["status"] for r in emulator.requests] == [400, 401, 200, 400, 400]

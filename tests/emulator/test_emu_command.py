@@ -15,17 +15,30 @@ READY = re.compile(r"^polyteam emulate: listening on (http://127\.0\.0\.1:(\d+))
 async def test_emulate_prints_the_ready_line_serves_and_stops_on_sigterm(tmp_path):
     log = tmp_path / "requests.jsonl"
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "polyteam.cli", "emulate", "--port", "0", "--log", str(log),
-        "--faults", "429@anthropic",
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        sys.executable,
+        "-m",
+        "polyteam.cli",
+        "emulate",
+        "--port",
+        "0",
+        "--log",
+        str(log),
+        "--faults",
+        "429@anthropic",
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
     )
     try:
         line = (await asyncio.wait_for(proc.stdout.readline(), 30)).decode().rstrip("\n")
         match = READY.match(line)
         assert match, line
         base_url = match.group(1)
-        async with openai.AsyncOpenAI(base_url=f"{base_url}/v1", api_key="sk-cli-key-0001", max_retries=0) as c:
-            result = await c.chat.completions.create(model="m", messages=[{"role": "user", "content": "ping"}])
+        async with openai.AsyncOpenAI(
+            base_url=f"{base_url}/v1", api_key="sk-cli-key-0001", max_retries=0
+        ) as c:
+            result = await c.chat.completions.create(
+                model="m", messages=[{"role": "user", "content": "ping"}]
+            )
         assert result.choices[0].message.content == "echo: ping"
     finally:
         proc.terminate()
@@ -39,8 +52,16 @@ async def test_emulate_prints_the_ready_line_serves_and_stops_on_sigterm(tmp_pat
 
 async def test_emulate_rejects_a_bad_fault_spec_with_one_line():
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "polyteam.cli", "emulate", "--port", "0", "--faults", "418",
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        sys.executable,
+        "-m",
+        "polyteam.cli",
+        "emulate",
+        "--port",
+        "0",
+        "--faults",
+        "418",
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
     )
     stdout, stderr = await asyncio.wait_for(proc.communicate(), 30)
     lines = stderr.decode().strip().splitlines()

@@ -110,10 +110,13 @@ async def test_sdk_retry_honours_retry_after_ms(make_emulator):
 async def test_missing_key_is_401(emulator):
     import aiohttp
 
-    async with aiohttp.ClientSession() as session:
-        async with session.post(f"{emulator.base_url}/v1/chat/completions",
-                                json={"model": "m", "messages": MESSAGES}) as resp:
-            body = await resp.json()
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(
+            f"{emulator.base_url}/v1/chat/completions", json={"model": "m", "messages": MESSAGES}
+        ) as resp,
+    ):
+        body = await resp.json()
     assert resp.status == 401 and body["error"]["type"] == "invalid_request_error"
 
 
@@ -137,15 +140,19 @@ async def test_response_format_schema_reaches_the_responder():
     async with Emulator(port=0, responder=responder) as emu:
         async with client(emu) as c:
             result = await c.chat.completions.create(
-                model="m", messages=MESSAGES,
+                model="m",
+                messages=MESSAGES,
                 response_format={"type": "json_schema", "json_schema": {"name": "prd", "schema": schema}},
             )
             await c.chat.completions.create(
-                model="m", messages=[{"role": "user", "content": "answer in JSON"}],
+                model="m",
+                messages=[{"role": "user", "content": "answer in JSON"}],
                 response_format={"type": "json_object"},
             )
             with pytest.raises(openai.BadRequestError, match="json"):
-                await c.chat.completions.create(model="m", messages=MESSAGES, response_format={"type": "json_object"})
+                await c.chat.completions.create(
+                    model="m", messages=MESSAGES, response_format={"type": "json_object"}
+                )
         assert emu.requests[0]["tag"] == "WritePRD"
     assert json.loads(result.choices[0].message.content) == {"title": "x"}
     assert seen[0].json_schema == schema and seen[1].json_schema == {"type": "object"}
@@ -155,7 +162,9 @@ async def test_response_format_schema_reaches_the_responder():
 async def test_max_tokens_cuts_with_finish_reason_length(emulator):
     async with client(emulator) as c:
         result = await c.chat.completions.create(model="m", messages=MESSAGES, max_tokens=2)
-    assert result.choices[0].finish_reason == "length" and result.choices[0].message.content == "echo: sa"  # 2 tokens = 8 chars
+    assert (
+        result.choices[0].finish_reason == "length" and result.choices[0].message.content == "echo: sa"
+    )  # 2 tokens = 8 chars
 
 
 async def test_midstream_error_raises_in_the_sdk_after_some_text(make_emulator):

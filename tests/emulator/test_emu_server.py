@@ -15,14 +15,18 @@ from polyteam.emulator import ChatRequest, Emulator, EmulatorThread, Reply
 from polyteam.emulator.signing import spark_sign_url
 
 MESSAGES = [{"role": "user", "content": "say hello"}]
-SPARK_FRAME = json.dumps({
-    "header": {"app_id": "12345678"},
-    "parameter": {"chat": {"domain": "generalv3.5"}},
-    "payload": {"message": {"text": [{"role": "user", "content": "hi"}]}},
-})
+SPARK_FRAME = json.dumps(
+    {
+        "header": {"app_id": "12345678"},
+        "parameter": {"chat": {"domain": "generalv3.5"}},
+        "payload": {"message": {"text": [{"role": "user", "content": "hi"}]}},
+    }
+)
 
 
-async def openai_call(emu, model: str = "m", content: str = "say hello", key: str = "sk-test-key-123456") -> str:
+async def openai_call(
+    emu, model: str = "m", content: str = "say hello", key: str = "sk-test-key-123456"
+) -> str:
     async with openai.AsyncOpenAI(base_url=f"{emu.base_url}/v1", api_key=key, max_retries=0) as c:
         result = await c.chat.completions.create(model=model, messages=[{"role": "user", "content": content}])
     return result.choices[0].message.content
@@ -37,10 +41,15 @@ async def test_log_file_has_one_json_line_per_request_and_no_secret(make_emulato
         await ws.send(SPARK_FRAME)
         async for _ in ws:
             pass
-    async with aiohttp.ClientSession() as session:
-        async with session.post(f"{emu.base_url}/api/paas/v4/chat/completions", headers={"Authorization": "zid.zhipu-secret-777"},
-                                json={"model": "glm-4", "messages": MESSAGES}) as resp:
-            assert resp.status == 200
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(
+            f"{emu.base_url}/api/paas/v4/chat/completions",
+            headers={"Authorization": "zid.zhipu-secret-777"},
+            json={"model": "glm-4", "messages": MESSAGES},
+        ) as resp,
+    ):
+        assert resp.status == 200
     assert emu.wait_for_requests(3)
     emu.stop()
     text = log.read_text()
@@ -48,8 +57,19 @@ async def test_log_file_has_one_json_line_per_request_and_no_secret(make_emulato
     assert [line["protocol"] for line in lines] == ["openai", "spark", "zhipu"]
     assert lines == emu.requests
     for line in lines:
-        assert set(line) == {"ts_start", "ts_end", "protocol", "path", "model", "stream", "status", "fault",
-                             "prompt_tokens", "completion_tokens", "tag"}
+        assert set(line) == {
+            "ts_start",
+            "ts_end",
+            "protocol",
+            "path",
+            "model",
+            "stream",
+            "status",
+            "fault",
+            "prompt_tokens",
+            "completion_tokens",
+            "tag",
+        }
         assert line["ts_end"] >= line["ts_start"] and line["status"] == 200 and line["completion_tokens"] > 0
     for needle in ("sk-very-secret", secret, key, "authorization", "zhipu-secret-777"):
         assert needle not in text
@@ -80,16 +100,24 @@ async def test_faults_can_match_the_responders_tag(make_emulator):
         await openai_call(emu, content="write the prd")
     assert await openai_call(emu, content="write code") == "print('hi')"
     assert [(r["tag"], r["fault"]) for r in emu.requests] == [
-        ("WritePRD", None), ("WriteCode:main.py", "500"), ("WritePRD", "429"), ("WriteCode:main.py", None)]
+        ("WritePRD", None),
+        ("WriteCode:main.py", "500"),
+        ("WritePRD", "429"),
+        ("WriteCode:main.py", None),
+    ]
 
 
 async def test_stop_releases_held_requests_quickly():
     emu = Emulator(port=0, faults="timeout:*")
     await emu.start()
     async with aiohttp.ClientSession() as session:
-        call = asyncio.ensure_future(session.post(
-            f"{emu.base_url}/v1/chat/completions", json={"model": "m", "messages": MESSAGES},
-            headers={"Authorization": "Bearer k"}))
+        call = asyncio.ensure_future(
+            session.post(
+                f"{emu.base_url}/v1/chat/completions",
+                json={"model": "m", "messages": MESSAGES},
+                headers={"Authorization": "Bearer k"},
+            )
+        )
         assert await asyncio.to_thread(emu.log.wait_for, 1, 5.0, in_flight=True)
         await asyncio.wait_for(emu.stop(), 1.5)
         with pytest.raises(aiohttp.ClientError):
@@ -115,8 +143,8 @@ def test_thread_reports_a_busy_port(emulator):
 
 
 async def test_unknown_paths_are_404_with_a_hint(emulator):
-    async with aiohttp.ClientSession() as session:
-        async with session.post(f"{emulator.base_url}/v2/whatever", json={}) as resp:
-            body = await resp.json()
+    url = f"{emulator.base_url}/v2/whatever"
+    async with aiohttp.ClientSession() as session, session.post(url, json={}) as resp:
+        body = await resp.json()
     assert resp.status == 404 and "docs/emulator.md" in body["error"]["message"]
     assert emulator.requests == []

@@ -68,19 +68,29 @@ def test_spark_verifier_accepts_the_vector_and_rejects_like_the_gateway():
 def test_spark_verifier_tolerates_the_sparkai_sdk_spacing():
     signature = spark_signature(SECRET, "spark-api.xf-yun.com", DATE, "/v3.5/chat")
     origin = f'api_key="{KEY}", algorithm="hmac-sha256",         headers="host date request-line", signature="{signature}"'
-    query = {"authorization": base64.b64encode(origin.encode()).decode(), "date": DATE, "host": "spark-api.xf-yun.com"}
+    query = {
+        "authorization": base64.b64encode(origin.encode()).decode(),
+        "date": DATE,
+        "host": "spark-api.xf-yun.com",
+    }
     assert verify_spark_url(query, "spark-api.xf-yun.com", "/v3.5/chat", {KEY: SECRET}, now=SIGNED_AT) is None
 
 
 @pytest.mark.filterwarnings("ignore::jwt.warnings.InsecureKeyLengthWarning")
 def test_zhipu_jwt_vector_is_what_pyjwt_signs_and_what_the_verifier_accepts():
     now = 1700000000000
-    token = jwt.encode({"api_key": "myid", "exp": now + 210_000, "timestamp": now}, "mysecret", algorithm="HS256",
-                       headers={"alg": "HS256", "sign_type": "SIGN"})
+    token = jwt.encode(
+        {"api_key": "myid", "exp": now + 210_000, "timestamp": now},
+        "mysecret",
+        algorithm="HS256",
+        headers={"alg": "HS256", "sign_type": "SIGN"},
+    )
     assert token == ZHIPU_VECTOR
     secrets = {"myid": "mysecret"}
     assert verify_zhipu_token(f"Bearer {ZHIPU_VECTOR}", secrets, now_ms=now + 1000) is None
-    assert verify_zhipu_token(ZHIPU_VECTOR, secrets, now_ms=now + 1000) is None  # bare, as the first v4 SDK sent it
+    assert (
+        verify_zhipu_token(ZHIPU_VECTOR, secrets, now_ms=now + 1000) is None
+    )  # bare, as the first v4 SDK sent it
 
 
 @pytest.mark.parametrize(

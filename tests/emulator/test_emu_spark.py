@@ -17,11 +17,17 @@ LONG = "a reply long enough to be sent in several frames of text " * 4
 
 
 def request_frame(domain: str = "generalv3.5", content: str = "say hello", **chat) -> str:
-    return json.dumps({
-        "header": {"app_id": "12345678", "uid": "u1"},
-        "parameter": {"chat": {"domain": domain, "temperature": 0.5, "max_tokens": 2048, **chat}},
-        "payload": {"message": {"text": [{"role": "system", "content": "s"}, {"role": "user", "content": content}]}},
-    })
+    return json.dumps(
+        {
+            "header": {"app_id": "12345678", "uid": "u1"},
+            "parameter": {"chat": {"domain": domain, "temperature": 0.5, "max_tokens": 2048, **chat}},
+            "payload": {
+                "message": {
+                    "text": [{"role": "system", "content": "s"}, {"role": "user", "content": content}]
+                }
+            },
+        }
+    )
 
 
 async def exchange(url: str, frame: str) -> tuple[list[dict], object]:
@@ -56,7 +62,11 @@ async def test_full_multi_frame_answer(make_emulator):
     assert usage["total_tokens"] == usage["prompt_tokens"] + usage["completion_tokens"]
     (record,) = emu.requests
     assert (record["protocol"], record["model"], record["status"], record["stream"]) == (
-        "spark", "generalv3.5", 200, True)
+        "spark",
+        "generalv3.5",
+        200,
+        True,
+    )
     assert "authorization" not in json.dumps(record) and record["path"] == "/v3.5/chat"
 
 
@@ -104,8 +114,15 @@ async def test_domain_must_match_the_path(emulator):
 
 @pytest.mark.parametrize(
     ("fault", "code"),
-    [("429", 11202), ("quota", 11201), ("500", 10012), ("503", 10008), ("529", 10008), ("filter", 10013),
-     ("context", 10907)],
+    [
+        ("429", 11202),
+        ("quota", 11201),
+        ("500", 10012),
+        ("503", 10008),
+        ("529", 10008),
+        ("filter", 10013),
+        ("context", 10907),
+    ],
 )
 async def test_error_faults_are_error_frames(make_emulator, fault, code):
     emu = make_emulator(faults=f"{fault}@spark")

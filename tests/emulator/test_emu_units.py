@@ -15,7 +15,10 @@ from polyteam.emulator.texts import corrupt, cut_to_max_tokens, estimate_tokens,
 def test_parse_defaults_counts_matches_and_aliases():
     rules = parse_faults("429, 500:3@openai ,truncate:*@WriteCode, ws-close:2, 503:25%@glm-4")
     assert [(r.kind, r.remaining, r.match) for r in rules] == [
-        ("429", 1, None), ("500", 3, "openai"), ("truncate", None, "WriteCode"), ("wsclose", 2, None),
+        ("429", 1, None),
+        ("500", 3, "openai"),
+        ("truncate", None, "WriteCode"),
+        ("wsclose", 2, None),
         ("503", None, "glm-4"),
     ]
     assert rules[4].probability == pytest.approx(0.25)
@@ -24,8 +27,14 @@ def test_parse_defaults_counts_matches_and_aliases():
 
 @pytest.mark.parametrize(
     ("spec", "needle"),
-    [("boom", "unknown kind 'boom'"), ("429:0", "bad COUNT"), ("429:x", "bad COUNT"), ("500@", "empty MATCH"),
-     ("500:0%", "bad percentage"), ("500:150%", "bad percentage")],
+    [
+        ("boom", "unknown kind 'boom'"),
+        ("429:0", "bad COUNT"),
+        ("429:x", "bad COUNT"),
+        ("500@", "empty MATCH"),
+        ("500:0%", "bad percentage"),
+        ("500:150%", "bad percentage"),
+    ],
 )
 def test_parse_errors_name_the_rule_and_the_fix(spec, needle):
     with pytest.raises(FaultSpecError) as info:
@@ -107,16 +116,31 @@ def test_request_log_writes_json_lines(tmp_path):
     log.close()
     (line,) = (tmp_path / "sub" / "log.jsonl").read_text().splitlines()
     data = json.loads(line)
-    assert list(data) == ["ts_start", "ts_end", "protocol", "path", "model", "stream", "status", "fault",
-                          "prompt_tokens", "completion_tokens", "tag"]
+    assert list(data) == [
+        "ts_start",
+        "ts_end",
+        "protocol",
+        "path",
+        "model",
+        "stream",
+        "status",
+        "fault",
+        "prompt_tokens",
+        "completion_tokens",
+        "tag",
+    ]
     assert data["ts_end"] >= data["ts_start"] and log.in_flight == 0 and log.records == [data]
 
 
 def test_echo_and_scripted_responders(tmp_path):
-    req = ChatRequest("openai", "m", [{"role": "system", "content": "s"}, {"role": "user", "content": "hello  there"}])
+    req = ChatRequest(
+        "openai", "m", [{"role": "system", "content": "s"}, {"role": "user", "content": "hello  there"}]
+    )
     assert echo(req).text == "echo: hello there"
     rules = tmp_path / "rules.yaml"
-    rules.write_text("- {model: m, pattern: 'hel+o', reply: 'HI', tag: greet}\n- {pattern: bye, reply: BYE}\n")
+    rules.write_text(
+        "- {model: m, pattern: 'hel+o', reply: 'HI', tag: greet}\n- {pattern: bye, reply: BYE}\n"
+    )
     scripted = resolve_responder(str(rules))
     assert scripted(req).text == "HI" and scripted(req).tag == "greet"
     other = ChatRequest("openai", "x", [{"role": "user", "content": "hello"}])

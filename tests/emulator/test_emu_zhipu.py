@@ -32,9 +32,9 @@ def token(key_id: str = "myid", secret: str = "mysecret", ttl_ms: int = 210_000)
 
 async def post(emu, authorization: str | None, body: dict = BODY, prefix: str = "") -> tuple[int, str, dict]:
     headers = {"Authorization": authorization} if authorization is not None else {}
-    async with aiohttp.ClientSession() as session:
-        async with session.post(f"{emu.base_url}{prefix}{PATH}", json=body, headers=headers) as resp:
-            return resp.status, (await resp.read()).decode(), dict(resp.headers)
+    url = f"{emu.base_url}{prefix}{PATH}"
+    async with aiohttp.ClientSession() as session, session.post(url, json=body, headers=headers) as resp:
+        return resp.status, (await resp.read()).decode(), dict(resp.headers)
 
 
 @pytest.mark.parametrize("form", ["bearer-jwt", "bare-jwt", "bearer-key", "bare-key"])

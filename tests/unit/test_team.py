@@ -400,3 +400,18 @@ async def test_a_review_that_cannot_be_had_keeps_the_file_and_is_noted(tmp_path:
     assert summary.status == "done", summary.error
     assert (path / "a.py").read_text() == code_for("a.py")
     assert any("WriteCodeReview:a.py:1" in n and "skipped" in n for n in summary.notes)
+
+
+def test_state_keeps_generated_code_verbatim_but_redacts_the_rest(tmp_path: Path) -> None:
+    from polyteam.team.state import RunState
+
+    code = (
+        'import os\napi_key = os.environ["SERVICE_KEY"]\nheaders = {"Authorization": f"Bearer {api_key}"}\n'
+    )
+    state = RunState(requirement="r", done={"WriteCode:a.py": {"filename": "a.py", "code": code}})
+    state.error = "WriteCode:a.py: Authorization: Bearer abcdefghijklmnop rejected"
+    ws = Workspace(tmp_path)
+    state.save(ws)
+    back = RunState.load(ws)
+    assert back.done["WriteCode:a.py"]["code"] == code  # a resume replays it into a.py unchanged
+    assert "abcdefghijklmnop" not in ws.state_path.read_text().replace(code, "")

@@ -35,21 +35,26 @@ class RunState:
     started: float = field(default_factory=time.time)
 
     def to_json(self) -> dict[str, Any]:
-        return redact_obj(
-            {
-                "version": STATE_VERSION,
-                "requirement": self.requirement,
-                "project_name": self.project_name,
-                "done": self.done,
-                "stats": self.stats,
-                "status": self.status,
-                "settings": self.settings,
-                "usage": self.usage,
-                "error": self.error,
-                "elapsed_s": round(self.elapsed_s, 3),
-                "started": self.started,
-            }
-        )
+        # `done` is kept verbatim: it is the models' output, already written as the project's files,
+        # and a resume replays it into those files, so masking secret-looking code (`api_key = ...`)
+        # here would corrupt them. Our keys never reach a model's reply; everything else is redacted.
+        return {
+            "done": self.done,
+            **redact_obj(
+                {
+                    "version": STATE_VERSION,
+                    "requirement": self.requirement,
+                    "project_name": self.project_name,
+                    "stats": self.stats,
+                    "status": self.status,
+                    "settings": self.settings,
+                    "usage": self.usage,
+                    "error": self.error,
+                    "elapsed_s": round(self.elapsed_s, 3),
+                    "started": self.started,
+                }
+            ),
+        }
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> RunState:
