@@ -77,6 +77,20 @@ def _entry(name: str, base: str, max_concurrency: int | None) -> list[str]:
     return lines
 
 
+def team_responder(n_files: int) -> Any:
+    """The emulator's team responder for N files: by name (`team:N`), or built directly when the
+    emulator's registry does not know the `team:N` form."""
+    from polyteam.emulator import resolve_responder
+
+    try:
+        resolve_responder(f"team:{n_files}")
+    except ValueError:
+        from polyteam.emulator.team_responder import make_team_responder
+
+        return make_team_responder(f"team:{n_files}")
+    return f"team:{n_files}"
+
+
 def child_env(**extra: str) -> dict[str, str]:
     """The current environment without any provider setting (the config folder decides), plus `extra`."""
     env = {

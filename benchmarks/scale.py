@@ -12,6 +12,9 @@ Then the per-endpoint limit under load: the largest M again, with WriteCodeRevie
 second MODEL_LIST entry (`/limited/v1` on the same emulator) with `max_concurrency: LIMIT`; the most
 requests in flight to that endpoint, computed from the emulator log's ts_start/ts_end intervals,
 must not exceed LIMIT. Exit status 1 when it does (the limit did not hold), else 0.
+
+`--diagnose-no-fsync` (diagnosis only, says so in its output): os.fsync is a no-op in the child, to
+show how much of the curve is the runs' synchronous fsyncs on the event loop.
 """
 
 from __future__ import annotations
@@ -67,8 +70,10 @@ async def _runs(config_dir: Path, workdir: Path, m: int, review_k: int) -> dict[
     }
 
 
-def child_main(config_dir: Path, workdir: Path, m: int, review_k: int) -> int:
+def child_main(config_dir: Path, workdir: Path, m: int, review_k: int, no_fsync: bool = False) -> int:
     """The child: warm the imports (as a long-lived process would have them), run M teams, print JSON."""
+    if no_fsync:  # diagnosis only (--diagnose-no-fsync): what the curve is without blocking fsync calls
+        os.fsync = lambda fd: None
     import openai  # noqa: F401
 
     import polyteam.actions.structured  # noqa: F401
@@ -83,7 +88,14 @@ def child_main(config_dir: Path, workdir: Path, m: int, review_k: int) -> int:
 
 
 def measure(
-    emu: Any, root: Path, m: int, review_k: int, latency_ms: int, *, limit: int | None = None
+    emu: Any,
+    root: Path,
+    m: int,
+    review_k: int,
+    latency_ms: int,
+    *,
+    limit: int | None = None,
+    no_fsync: bool = False,
 ) -> dict[str, Any]:
     """M runs at once in a child process against `emu`.
 
@@ -96,8 +108,19 @@ def measure(
     )
     first = len(emu.requests)
     before = resource.getrusage(resource.RUSAGE_SELF)
-    argv = [sys.executable, str(Path(__file__).resolve()), "--child", str(m), "--config-dir", str(config),
-            "--workdir", str(root / f"ws-{tag}"), "--review-k", str(review_k)]  # fmt: skip
+    argv = [
+        sys.executable,
+        str(Path(__file__).resolve()),
+        "--child",
+        str(m),
+        "--config-dir",
+        str(config),
+        "--workdir",
+        str(root / f"ws-{tag}"),
+        "--review-k",
+        str(review_k),
+    ]
+    argv += ["--diagnose-no-fsync"] if no_fsync else []  # fmt: skip
     child = c.run_child(argv, cwd=root, env=c.child_env())
     after = resource.getrusage(resource.RUSAGE_SELF)  # this process: the emulator thread, mostly
     emulator_cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
@@ -140,12 +163,6 @@ def _bound(workdir: Path, records: list[dict[str, Any]], m: int, latency_ms: int
     return c.critical_path(graph, per_tag).calls * latency_ms / 1000
 
 
-def _team_responder(n_files: int) -> Any:
-    from pipeline import _team_responder as pick
-
-    return pick(n_files)
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", default="1,10,50", help="comma-separated M values (default 1,10,50)")
@@ -155,12 +172,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--limit", type=int, default=4, help=f"max_concurrency of the {LIMITED_ACTION} endpoint"
     )
+    parser.add_argument(
+        "--diagnose-no-fsync",
+        action="store_true",
+        help="diagnosis only: make os.fsync a no-op in the child (durability off) to show what it costs",
+    )
     parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--config-dir", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--workdir", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child is not None:
-        return child_main(args.config_dir, args.workdir, args.child, args.review_k)
+        return child_main(args.config_dir, args.workdir, args.child, args.review_k, args.diagnose_no_fsync)
 
     from polyteam.emulator import EmulatorThread
 
@@ -169,18 +191,30 @@ def main(argv: list[str] | None = None) -> int:
     results = []
     with tempfile.TemporaryDirectory(prefix="polyteam-scale-") as tmp:
         root = Path(tmp)
-        with EmulatorThread(responder=_team_responder(args.files), latency_ms=args.latency_ms,
+        with EmulatorThread(responder=c.team_responder(args.files), latency_ms=args.latency_ms,
                             log_path=root / "emulator.jsonl") as emu:  # fmt: skip
             for m in ms:
                 print(f"running M={m} ...", file=sys.stderr, flush=True)
-                results.append(measure(emu, root, m, args.review_k, args.latency_ms))
+                results.append(
+                    measure(emu, root, m, args.review_k, args.latency_ms, no_fsync=args.diagnose_no_fsync)
+                )
             print(
                 f"running M={max(ms)} with {LIMITED_ACTION} max_concurrency {args.limit} ...", file=sys.stderr
             )
-            limited = measure(emu, root, max(ms), args.review_k, args.latency_ms, limit=args.limit)
+            limited = measure(
+                emu,
+                root,
+                max(ms),
+                args.review_k,
+                args.latency_ms,
+                limit=args.limit,
+                no_fsync=args.diagnose_no_fsync,
+            )
 
     alone = results[0]["mean_run_s"]
     print(f"machine: {c.machine()}  (1-min load average before: {load_before:.2f})")
+    if args.diagnose_no_fsync:
+        print("DIAGNOSIS ONLY: os.fsync was a no-op in the runs (durability off); not a product figure")
     print(f"scale: M team runs at once in one process, {args.files} files, review k={args.review_k}, "
           f"L={args.latency_ms} ms per request, one emulator")  # fmt: skip
     headers = [

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from typing import Any
+
 import pytest
 
 pytest_plugins = ["canary_plugin"]  # suite-wide canary-secret check (tests/canary_plugin.py)
@@ -49,13 +52,13 @@ def _clean_provider_env(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytes
 
 
 @pytest.fixture
-def make_emulator():
+def make_emulator() -> Iterator[Callable[..., Any]]:
     """Factory: `make_emulator(**Emulator kwargs)` starts an EmulatorThread (port 0) stopped after the test."""
     from polyteam.emulator import EmulatorThread
 
     started: list[EmulatorThread] = []
 
-    def make(**kwargs):
+    def make(**kwargs: Any) -> EmulatorThread:
         kwargs.setdefault("port", 0)
         emu = EmulatorThread(**kwargs).start()
         started.append(emu)
@@ -67,6 +70,6 @@ def make_emulator():
 
 
 @pytest.fixture
-def emulator(make_emulator):
+def emulator(make_emulator: Callable[..., Any]) -> Any:
     """A running emulator (own thread, port 0, echo responder): `emulator.base_url`, `emulator.requests`."""
     return make_emulator()

@@ -9,20 +9,26 @@ wire it is meaningful for:
     Architect      -> claude                       WriteDesign
     ProjectManager -> spark (WebSocket)            WriteTasks
     Engineer       -> zhipu                        WriteCodeReview
-    WriteCode      -> coder-7b (MODEL_LIST, openai wire, timeout 2 s, fallback: [coder-backup])
+    WriteCode      -> coder-7b (MODEL_LIST, openai wire, timeout 3 s, fallback: [coder-backup])
 
 What each fault must give (exit status; ledger `error` kind of the failed attempts; how it heals):
 
     429 + Retry-After on WritePRD (openai)   0  rate_limited  retried after exactly the Retry-After
     500 x2 on WriteCode:main.py (openai)     0  server_error  retried (3rd attempt ok)
     529 x2 on WriteDesign (anthropic)        0  server_error  retried (3rd attempt ok)
-    timeout on coder-7b (held request)       0  transport     the 2 s endpoint timeout, then retried
+    timeout on coder-7b (held request)       0  transport     the 3 s endpoint timeout, then retried
     truncate x2 on coder-7b (half a body)    0  transport     retried
+    truncate on spark (stream cut, no close) 0  transport     retried
     malformed on every openai-wire reply     0  (none)        every reply repaired (no failed attempt)
     wsclose on spark (WriteTasks)            0  transport     retried
     auth on every coder-7b request           0  auth          not retried; fallback to coder-backup
     500 forever on WriteCode:main.py         1  server_error  3 tries x 2 LLMs, then a clean stop:
-                                                              state "failed", every done action's files kept
+                                                              state "failed", every done action's files
+                                                              kept; with the fault gone `--resume` finishes
+                                                              without requesting a saved action again
+
+The team asks without streaming on HTTP, so `truncate` on an HTTP wire is a body cut half way under
+its Content-Length; Spark always streams, so `truncate@spark` is a stream whose socket just ends.
 
 Generated code is compiled with compile(), never run.
 """
@@ -61,7 +67,8 @@ FAULTS: dict[str, Fault] = {
     "500": Fault("500:2@WriteCode:main.py", 0, "server_error", "WriteCode", "retry"),
     "529": Fault("529:2@anthropic", 0, "server_error", "WriteDesign", "retry"),
     "timeout": Fault("timeout@coder-7b", 0, "transport", "WriteCode", "retry"),
-    "truncate": Fault("truncate:2@coder-7b", 0, "transport", "WriteCode", "retry"),
+    "truncate-body": Fault("truncate:2@coder-7b", 0, "transport", "WriteCode", "retry"),
+    "truncate-stream": Fault("truncate@spark", 0, "transport", "WriteTasks", "retry"),
     "malformed": Fault("malformed:*@openai", 0, None, "WriteCode", "repair"),
     "wsclose": Fault("wsclose@spark", 0, "transport", "WriteTasks", "retry"),
     "auth-fallback": Fault("auth:*@coder-7b", 0, "auth", "WriteCode", "fallback"),
@@ -99,20 +106,30 @@ MODEL_LIST:
   coder-7b:
     open_llm_api_base: "{base_url}/coder/v1"
     api_key: "{canary.OPEN_LLM_API_KEY}"
-    timeout: 2
+    timeout: 3
     fallback: [coder-backup]
   coder-backup:
     open_llm_api_base: "{base_url}/backup/v1"
     api_key: "{canary.OPEN_LLM_API_KEY}"
     model: coder-backup-3b
-    timeout: 2
+    timeout: 3
 """
     )
     return folder
 
 
 def run_team(tmp_path: Path, cfg: Path) -> subprocess.CompletedProcess[str]:
-    cmd = [sys.executable, "-m", "polyteam.cli", "run", REQUIREMENT, "--workdir", "ws", "--config-dir", str(cfg)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "polyteam.cli",
+        "run",
+        REQUIREMENT,
+        "--workdir",
+        "ws",
+        "--config-dir",
+        str(cfg),
+    ]
     try:
         result = subprocess.run(
             [*cmd, "--quiet"], cwd=tmp_path, capture_output=True, text=True, timeout=RUN_TIMEOUT,
@@ -201,6 +218,44 @@ def check_complete_project(project: Path, state: dict[str, Any]) -> None:
             compile((project / f).read_text(), f, "exec")  # compiled, never run
 
 
+def check_specifics(name: str, fault: Fault, state: dict[str, Any], ledger: list[dict[str, Any]],
+                    requests: list[dict[str, Any]]) -> None:  # fmt: skip
+    """What only some faults must show: repairs, fallbacks, the waits the retries took."""
+    if fault.heal == "repair":
+        faulted = [r for r in requests if r["fault"] == "malformed"]
+        assert state["stats"]["repairs"] >= len(faulted) > 0, state["stats"]
+    if fault.heal == "fallback":
+        assert state["stats"]["fallbacks"] >= 1, state["stats"]
+        assert {u["llm"] for k, u in state["usage"].items() if k.startswith("WriteCode:")} == {"coder-backup"}
+    if name == "429-retry-after":
+        # the retry waited the server's Retry-After (1 s), not the 0.5 s first backoff
+        limited = next(i for i, r in enumerate(requests) if r["fault"] == "429")
+        retry = next(r for r in requests[limited + 1 :] if r["tag"] == "WritePRD")
+        waited = _seconds(retry["ts_start"]) - _seconds(requests[limited]["ts_end"])
+        assert waited >= 0.95, (requests[limited], retry)
+    if name == "timeout":
+        # the MODEL_LIST `timeout: 3` bounded the held attempt (not the 600 s SDK default)
+        (held,) = [row for row in ledger if not row["ok"]]
+        assert 2.9 <= held["latency_s"] < 10, held
+
+
+def check_resume(emu: Any, tmp_path: Path, project: Path, state: dict[str, Any]) -> None:
+    """With the fault gone, `--resume` finishes the stopped run and asks nothing saved again."""
+    emu.set_faults(None)
+    before = len(emu.requests)
+    cmd = [sys.executable, "-m", "polyteam.cli", "run", "--resume", str(project), "--quiet"]
+    result = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=RUN_TIMEOUT)
+    output = result.stdout + result.stderr
+    assert_no_canary(output, "resumed run output")
+    assert result.returncode == 0 and "Traceback" not in output, output
+    again = {r["tag"] for r in emu.requests[before:]}
+    saved = {":".join(k.split(":")[:2]) for k in state["done"]}  # "WriteCodeReview:a.py:1" -> its tag
+    assert again and not again & saved, (again, saved)
+    final = json.loads((project / ".polyteam/state.json").read_text())
+    assert final["status"] == "done"
+    check_complete_project(project, final)
+
+
 @pytest.mark.parametrize("name", list(FAULTS))
 def test_team_run_survives_the_fault(make_emulator: Any, tmp_path: Path, name: str) -> None:
     fault = FAULTS[name]
@@ -230,18 +285,11 @@ def test_team_run_survives_the_fault(make_emulator: Any, tmp_path: Path, name: s
 
     requests = list(emu.requests)
     assert_no_canary((tmp_path / "emulator.jsonl").read_text(), "emulator log")
-    check_ledger(fault, read_ledger(project), requests)
-    if fault.heal == "repair":
-        faulted = [r for r in requests if r["fault"] == "malformed"]
-        assert state["stats"]["repairs"] >= len(faulted) > 0, state["stats"]
-    if fault.heal == "fallback":
-        assert state["stats"]["fallbacks"] >= 1, state["stats"]
-        assert {u["llm"] for k, u in state["usage"].items() if k.startswith("WriteCode:")} == {"coder-backup"}
-    if name == "429-retry-after":
-        # the retry waited the server's Retry-After (1 s), not the 0.5 s first backoff
-        limited = next(i for i, r in enumerate(requests) if r["fault"] == "429")
-        retry = next(r for r in requests[limited + 1 :] if r["tag"] == "WritePRD")
-        assert _seconds(retry["ts_start"]) - _seconds(requests[limited]["ts_end"]) >= 0.95, (requests[limited], retry)
+    ledger = read_ledger(project)
+    check_ledger(fault, ledger, requests)
+    check_specifics(name, fault, state, ledger, requests)
+    if fault.exit != 0:
+        check_resume(emu, tmp_path, project, state)
 
 
 def _seconds(ts: Any) -> float:

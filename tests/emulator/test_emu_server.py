@@ -148,3 +148,18 @@ async def test_unknown_paths_are_404_with_a_hint(emulator):
         body = await resp.json()
     assert resp.status == 404 and "docs/emulator.md" in body["error"]["message"]
     assert emulator.requests == []
+
+
+async def test_a_failing_responder_becomes_the_protocols_internal_error(make_emulator, caplog):
+    def responder(req: ChatRequest) -> Reply:
+        raise RuntimeError("responder bug")
+
+    emu = make_emulator(responder=responder)
+    with pytest.raises(openai.InternalServerError):
+        await openai_call(emu)
+    async with connect(spark_sign_url(f"{emu.ws_url}/v3.5/chat", "k", "s")) as ws:
+        await ws.send(SPARK_FRAME)
+        frame = json.loads(await ws.recv())
+    assert frame["header"]["code"] == 10012
+    assert [r["status"] for r in emu.requests] == [500, 10012]
+    assert "responder bug" in caplog.text

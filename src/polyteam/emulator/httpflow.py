@@ -9,13 +9,14 @@ wire looks like (`HttpProtocol`); the serving order, logging and fault mechanics
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
 from polyteam.emulator.faults import ERROR_KINDS
-from polyteam.emulator.responders import ChatRequest, call_responder
+from polyteam.emulator.responders import ChatRequest, ResponderError, call_responder
 from polyteam.emulator.texts import corrupt, cut_to_max_tokens, estimate_tokens, prompt_tokens, split_chunks
 
 if TYPE_CHECKING:
@@ -129,7 +130,12 @@ async def _serve(
         return exc.response
     record.model, record.stream = chat.model, chat.stream
     record.prompt_tokens = prompt_tokens(chat.messages)
-    reply = await call_responder(emu.responder, chat)
+    try:
+        reply = await call_responder(emu.responder, chat)
+    except ResponderError:
+        response = proto.error("500", emu.retry_after_ms)
+        record.status = response.status
+        return response
     record.tag = reply.tag
     fault = emu.faults.pick(proto.name, chat.model, reply.tag)
     record.fault = fault
@@ -147,29 +153,38 @@ async def _serve(
     record.status = 200
     if not chat.stream:
         if fault in ("truncate", "wsclose"):
-            return await _partial_body(request, proto.body(answer))
+            return await _partial_body(request, proto.body(answer), lambda: emu.log.end(record))
         return web.json_response(proto.body(answer), headers=proto.headers(), dumps=_dumps)
-    return await _stream(emu, proto, request, answer, fault)
+    return await _stream(emu, proto, request, answer, fault, lambda: emu.log.end(record))
 
 
 def _dumps(data: Any) -> str:
     return json.dumps(data, ensure_ascii=False)
 
 
-async def _partial_body(request: web.Request, body: dict[str, Any]) -> web.StreamResponse:
+async def _partial_body(
+    request: web.Request, body: dict[str, Any], finish: Callable[[], object]
+) -> web.StreamResponse:
     """Announce the whole body's length, send half of it, then close the connection."""
     data = _dumps(body).encode()
     response = web.StreamResponse(status=200, headers={"Content-Type": "application/json"})
     response.content_length = len(data)
     await response.prepare(request)
     await response.write(data[: len(data) // 2])
+    finish()
     _drop(request)
     return response
 
 
 async def _stream(
-    emu: Emulator, proto: HttpProtocol, request: web.Request, answer: Answer, fault: str | None
+    emu: Emulator,
+    proto: HttpProtocol,
+    request: web.Request,
+    answer: Answer,
+    fault: str | None,
+    finish: Callable[[], object],
 ) -> web.StreamResponse:
+    """Write the SSE events; `finish` logs the record just before the last event (or the drop)."""
     events, cut = proto.events(answer, split_chunks(answer.text))
     if fault in ("truncate", "wsclose"):
         events = events[:cut]
@@ -187,8 +202,11 @@ async def _stream(
     for index, event in enumerate(events):
         if index and emu.chunk_latency_s:
             await emu.pause(emu.chunk_latency_s)
+        if index == len(events) - 1 and fault not in ("truncate", "wsclose"):
+            finish()
         await response.write(event)
     if fault in ("truncate", "wsclose"):
+        finish()
         _drop(request)
         return response
     await response.write_eof()

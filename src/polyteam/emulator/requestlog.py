@@ -74,10 +74,16 @@ class RequestLog:
         return Record(protocol=protocol, path=path, ts_start=time.time())
 
     def end(self, record: Record) -> dict[str, Any]:
-        """Finish a record: stamp ts_end, keep it, append it to the file."""
-        record.ts_end = time.time()
-        data = record.as_dict()
+        """Finish a record: stamp ts_end, keep it, append it to the file (once; later calls do nothing).
+
+        Servers call this just before the last byte or frame of a reply goes out, so a client that has
+        seen the end of its reply finds the record already logged.
+        """
         with self._cond:
+            if record.ts_end is not None:
+                return record.as_dict()
+            record.ts_end = time.time()
+            data = record.as_dict()
             self.in_flight -= 1
             self.records.append(data)
             if self._file is not None:

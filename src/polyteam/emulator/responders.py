@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import logging
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -102,10 +103,10 @@ class ScriptedResponder:
         return echo(req)
 
 
-def _team() -> Callable[[ChatRequest], Any]:
+def _team(spec: str = "team") -> Callable[[ChatRequest], Any]:
     module = importlib.import_module("polyteam.emulator.team_responder")
     if hasattr(module, "make_responder"):
-        return module.make_responder()
+        return module.make_responder(spec)
     for name in ("respond", "responder"):
         if callable(getattr(module, name, None)):
             return getattr(module, name)
@@ -131,19 +132,34 @@ def resolve_responder(spec: ResponderSpec) -> Callable[[ChatRequest], Any]:
         return spec
     if spec in REGISTRY:
         return REGISTRY[spec]()
+    if spec.startswith("team:"):  # team:N plans N source files
+        return _team(spec)
     path = Path(spec)
     if path.suffix in (".yaml", ".yml") and path.is_file():
         return ScriptedResponder.from_file(path)
     raise ValueError(f"--responder: unknown responder {spec!r}; use echo, team or a rules .yaml file")
 
 
+class ResponderError(Exception):
+    """The responder failed; the server answers with its protocol's internal error instead of crashing."""
+
+
 async def call_responder(responder: Callable[[ChatRequest], Any], req: ChatRequest) -> Reply:
-    """Run the responder (awaiting it if needed) and normalise its answer to a Reply."""
-    result = responder(req)
-    if inspect.isawaitable(result):
-        result = await result
+    """Run the responder (awaiting it if needed) and normalise its answer to a Reply.
+
+    Raises:
+        ResponderError: the responder raised or returned something else than a Reply or a str
+            (the traceback goes to the `polyteam.emulator` logger).
+    """
+    try:
+        result = responder(req)
+        if inspect.isawaitable(result):
+            result = await result
+    except Exception as exc:  # any bug in a responder must become a 500, not a dropped connection
+        logging.getLogger("polyteam.emulator").exception("responder failed on a %s request", req.protocol)
+        raise ResponderError(f"responder failed: {type(exc).__name__}") from exc
     if isinstance(result, Reply):
         return result
     if isinstance(result, str):
         return Reply(text=result)
-    raise TypeError(f"responder returned {type(result).__name__}; expected Reply or str")
+    raise ResponderError(f"responder returned {type(result).__name__}; expected Reply or str")

@@ -18,7 +18,7 @@ from aiohttp import WSMsgType, web
 
 from polyteam.emulator.faults import ERROR_KINDS
 from polyteam.emulator.httpflow import Stopping
-from polyteam.emulator.responders import ChatRequest, call_responder
+from polyteam.emulator.responders import ChatRequest, ResponderError, call_responder
 from polyteam.emulator.signing import verify_spark_url
 from polyteam.emulator.texts import corrupt, cut_to_max_tokens, estimate_tokens, prompt_tokens, split_chunks
 
@@ -107,8 +107,11 @@ def _handshake(emu: Emulator, request: web.Request, record: Record) -> web.Respo
     return web.json_response({"message": message}, status=rejection_status)
 
 
-async def _error_frame(ws: web.WebSocketResponse, record: Record, code: int, message: str, sid: str) -> None:
+async def _error_frame(
+    emu: Emulator, ws: web.WebSocketResponse, record: Record, code: int, message: str, sid: str
+) -> None:
     record.status = code
+    emu.log.end(record)  # logged before the client can see the end of its answer
     await ws.send_str(json.dumps({"header": {"code": code, "message": message, "sid": sid, "status": 2}}))
     await ws.close()
 
@@ -158,21 +161,25 @@ async def _session(
     except ValueError:
         parsed = (10003, "invalid message format: not JSON")
     if isinstance(parsed, tuple):
-        await _error_frame(ws, record, *parsed, sid)
+        await _error_frame(emu, ws, record, *parsed, sid)
         return
     chat = parsed
     record.model = chat.model
     record.prompt_tokens = prompt_tokens(chat.messages)
     if record.prompt_tokens > LIMITS.get(known, 8192):
-        await _error_frame(ws, record, *ERRORS["context"], sid)
+        await _error_frame(emu, ws, record, *ERRORS["context"], sid)
         return
-    reply = await call_responder(emu.responder, chat)
+    try:
+        reply = await call_responder(emu.responder, chat)
+    except ResponderError:
+        await _error_frame(emu, ws, record, *ERRORS["500"], sid)
+        return
     record.tag = reply.tag
     fault = emu.faults.pick("spark", chat.model, reply.tag)
     record.fault = fault
     await emu.pause(emu.latency_s)
     if fault in ERROR_KINDS:
-        await _error_frame(ws, record, *ERRORS[fault], sid)
+        await _error_frame(emu, ws, record, *ERRORS[fault], sid)
         return
     if fault == "timeout":
         await emu.hold()
@@ -186,13 +193,17 @@ async def _session(
     for index, frame in enumerate(frames):
         if index and emu.chunk_latency_s:
             await emu.pause(emu.chunk_latency_s)
+        if index == len(frames) - 1 and fault not in ("truncate", "wsclose", "midstream"):
+            emu.log.end(record)  # logged before the client can see the status-2 frame
         await ws.send_str(frame)
+    if fault in ("truncate", "wsclose"):
+        emu.log.end(record)
     if fault == "truncate":  # the TCP connection just ends: no close frame, no status 2
         if request.transport is not None:
             request.transport.close()
         return
     if fault == "midstream":
-        await _error_frame(ws, record, *ERRORS["500"], sid)
+        await _error_frame(emu, ws, record, *ERRORS["500"], sid)
         return
     await ws.close()  # one request per socket; with `wsclose` this clean close comes before status 2
 
