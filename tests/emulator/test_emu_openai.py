@@ -193,6 +193,25 @@ async def test_truncate_drops_the_connection(make_emulator):
     assert [r["fault"] for r in emu.requests] == ["truncate", "truncate"]
 
 
+async def test_midstream_on_a_plain_request_cuts_the_body(make_emulator):
+    emu = make_emulator(faults="midstream")
+    async with client(emu) as c:
+        with pytest.raises(openai.APIConnectionError):
+            await c.chat.completions.create(model="m", messages=MESSAGES)
+        ok = await c.chat.completions.create(model="m", messages=MESSAGES)
+    assert ok.choices[0].message.content
+    assert [r["fault"] for r in emu.requests] == ["midstream", None]
+
+
+async def test_malformed_fenced_json_loses_its_brace_inside_the_fence(make_emulator):
+    fenced = '```json\n{"a": {"b": 1}}\n```'
+    emu = make_emulator(faults="malformed", responder=lambda req: Reply(fenced))
+    async with client(emu) as c:
+        bad = await c.chat.completions.create(model="m", messages=MESSAGES)
+    text = bad.choices[0].message.content
+    assert text.startswith('```json\n{"a": {"b": 1},') and text.rstrip().endswith("```")
+
+
 async def test_malformed_corrupts_the_text(make_emulator):
     emu = make_emulator(faults="malformed", responder=lambda req: Reply('{"a": 1, "b": 2}'))
     async with client(emu) as c:

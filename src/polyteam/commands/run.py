@@ -71,8 +71,9 @@ def _resume_hint(path: Path, budget: bool = False) -> str:
     return cmd + (" --budget USD" if budget else "")
 
 
-def summary_lines(summary: Any) -> list[str]:
-    """The end-of-run lines: where, how it ended, time, calls per LLM, cost."""
+def summary_lines(summary: Any, report: list[str] | None = None) -> list[str]:
+    """The end-of-run lines: where, how it ended, time, calls per LLM, what was skipped, then the
+    cost report's lines (`report`); without a report, the run's own repair and cost figures."""
     lines = [f"project: {summary.project_path}"]
     took = f"{summary.elapsed_s:.1f}s"
     lines.append(f"status: {summary.status} in {took}")
@@ -87,15 +88,21 @@ def summary_lines(summary: Any) -> list[str]:
             for llm, n in sorted(summary.calls_by_llm.items(), key=lambda kv: (-kv[1], kv[0]))
         )
         lines.append(f"calls per LLM: {per}")
-    stats = summary.stats
-    lines.append(
-        f"repairs {stats.get('repairs', 0)}, re-asks {stats.get('reasks', 0)}, fallbacks {stats.get('fallbacks', 0)}"
-    )
-    if summary.cost_usd is not None:
-        cap = f" of a ${summary.budget_usd:.4f} budget" if summary.budget_usd is not None else ""
-        lines.append(f"cost: ${summary.cost_usd:.4f}{cap}")
     for name, why in summary.skipped:
         lines.append(f"skipped {name!r}: {why}")
+    # what a user must know even with --quiet: reviews skipped, corrected files, dependency plans
+    lines.extend(f"note: {text}" for text in summary.notes if ": skipped: " in text or "review round" in text)
+    if report:
+        lines.extend(report)
+    else:
+        stats = summary.stats
+        lines.append(
+            f"repairs {stats.get('repairs', 0)}, re-asks {stats.get('reasks', 0)}, "
+            f"fallbacks {stats.get('fallbacks', 0)}"
+        )
+        if summary.cost_usd is not None:
+            cap = f" of a ${summary.budget_usd:.4f} budget" if summary.budget_usd is not None else ""
+            lines.append(f"cost: ${summary.cost_usd:.4f}{cap}")
     return [redact(line) for line in lines]
 
 
@@ -166,9 +173,7 @@ def run(
         errors.print(f"polyteam: interrupted, state saved{hint}", markup=False, soft_wrap=True)
         raise typer.Exit(EXIT_INTERRUPTED) from None
 
-    for line in summary_lines(summary):
-        console.print(line, markup=False, soft_wrap=True)
-    for line in _report_lines(path):
+    for line in summary_lines(summary, _report_lines(path)):
         console.print(line, markup=False, soft_wrap=True)
     if summary.status == "budget":
         spent = f"${summary.cost_usd:.4f}" if summary.cost_usd is not None else "the budget"

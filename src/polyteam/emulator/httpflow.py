@@ -152,7 +152,8 @@ async def _serve(
     record.completion_tokens = answer.completion_tokens
     record.status = 200
     if not chat.stream:
-        if fault in ("truncate", "wsclose"):
+        # a reply that is not streamed can only break by being cut off, whatever the fault's name
+        if fault in ("truncate", "wsclose", "midstream"):
             return await _partial_body(request, proto.body(answer), lambda: emu.log.end(record))
         return web.json_response(proto.body(answer), headers=proto.headers(), dumps=_dumps)
     return await _stream(emu, proto, request, answer, fault, lambda: emu.log.end(record))

@@ -48,11 +48,16 @@ def corrupt(text: str) -> str:
     """A deliberately malformed version of a reply, for the `malformed` fault.
 
     JSON-looking text loses its final closing brace and gains a dangling comma (a repairable,
-    typical weak-model break); any other text is cut in half.
+    typical weak-model break), inside its ``` fence when it has one; any other text is cut in half.
     """
     stripped = text.rstrip()
+    fence = ""
+    if stripped.endswith("```"):
+        body = stripped[:-3].rstrip()
+        if body.endswith("}"):
+            stripped, fence = body, "\n```\n"
     if stripped.endswith("}") and len(stripped) > 2:
-        return stripped[:-1].rstrip() + ",\n"
+        return stripped[:-1].rstrip() + ",\n" + fence
     return text[: max(1, len(text) // 2)]
 
 

@@ -36,7 +36,7 @@ READY_PREFIX = "polyteam-llama: listening on "
 #: how the child learns the API key it must demand (never on the command line, which `ps` shows)
 KEY_ENV = "POLYTEAM_LLAMA_API_KEY"
 DEFAULT_THREADS = 2
-DEFAULT_N_CTX = 8192
+DEFAULT_N_CTX = 4096
 DEFAULT_PARALLEL = 2
 START_TIMEOUT_S = 120.0
 STOP_TIMEOUT_S = 10.0
