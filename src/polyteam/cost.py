@@ -3,7 +3,8 @@
 Owns: the built-in, dated price table; which price applies to an endpoint (MODEL_LIST entry
 `price` > config.yaml `PRICES:` > built-in table); and `CostMeter`, the gateway's `Meter`, which
 reserves each attempt's worst case against the budget and appends one redacted JSON line per
-attempt to `<project>/.polyteam/ledger.jsonl`. Reading the ledger back into a report lives in
+attempt to `<project>/.polyteam/ledger.jsonl` (append + close, no fsync: safe against a killed
+process, cheap enough to run on the event loop). Reading the ledger back into a report lives in
 `polyteam.report`; retries, fallbacks and the moment of the check live in `polyteam.gateway`.
 """
 
@@ -305,7 +306,12 @@ class CostMeter:
             return worst
 
     def record(self, record: AttemptRecord, reserved: float) -> None:
-        """Release `reserved`, price the attempt and append its ledger line (flushed and fsynced)."""
+        """Release `reserved`, price the attempt and append its ledger line (written through at once).
+
+        No fsync: the line is in the OS page cache when this returns, which a killed process
+        (Ctrl-C, kill -9) cannot lose; an fsync per attempt would stall the event loop of every run
+        in the process (issue 7). The run's checkpoints are the durable record (`polyteam.workspace`).
+        """
         endpoint = record.endpoint or Endpoint(
             llm=record.llm,
             kind=record.provider,  # type: ignore[arg-type]
@@ -358,9 +364,7 @@ class CostMeter:
             if self._needs_newline:  # a killed run left half a line: never glue ours onto it
                 fh.write("\n")
                 self._needs_newline = False
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
+            fh.write(text)  # closed (so flushed) at once: a killed process loses no whole line
 
     def _ledger_has_torn_tail(self) -> bool:
         try:

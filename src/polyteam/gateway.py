@@ -19,8 +19,12 @@ Composition (outermost first), built once per LLM name by `Gateway._stack`:
 
 so every attempt (first try, retry or fallback) is checked against the budget and gets its own
 AttemptRecord; no backoff sleep holds a concurrency slot; the timeout bounds one attempt on the
-wire, not the wait for a slot. A provider (one client per endpoint) and a semaphore (one per
-endpoint key) are shared by every route that uses them.
+wire, not the wait for a slot. A provider (one client per endpoint) is shared by every route of
+one gateway that uses it. The concurrency limiter of an endpoint (`max_concurrency`, by endpoint
+key) is shared by every gateway in the process: `EndpointLimits`, one registry per process by
+default (`PROCESS_LIMITS`), one limiter per endpoint key per running event loop, so M team runs in
+one process (each with its own Gateway) never have more than the limit in flight together. When
+gateways name different limits for one endpoint, the lowest holds.
 
 Decisions follow the error classes (`retryable`), never messages or status codes:
 - retry: RateLimitError, ServerError, TransportError, up to `max_attempts`, exponential backoff
@@ -36,11 +40,14 @@ may then see a second start; the final `Answer.completion` holds only the succes
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import inspect
 import random
+import threading
 import time
 import uuid
+import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -298,22 +305,100 @@ class MeteredProvider:
         await self.inner.aclose()
 
 
-class ConcurrencyLimitedProvider:
-    """At most N attempts in flight at one endpoint; the semaphore is shared by all its routes."""
+class EndpointLimiter:
+    """At most `limit` holders at once on one event loop, granted in arrival order (FIFO)."""
 
-    def __init__(self, inner: Provider, semaphore: asyncio.Semaphore) -> None:
+    def __init__(self, limit: int) -> None:
+        self.limit = max(1, int(limit))
+        self.in_flight = 0
+        self._waiters: collections.deque[asyncio.Future[None]] = collections.deque()
+
+    def lower(self, limit: int) -> None:
+        """Apply a stricter limit (never a looser one): the lowest limit asked for holds."""
+        self.limit = min(self.limit, max(1, int(limit)))
+
+    async def __aenter__(self) -> None:
+        if self.in_flight < self.limit and not self._waiters:
+            self.in_flight += 1
+            return
+        waiter = asyncio.get_running_loop().create_future()
+        self._waiters.append(waiter)
+        try:
+            await waiter  # the releaser counts us in before waking us
+        except asyncio.CancelledError:
+            if waiter.done() and not waiter.cancelled():
+                self._release()  # granted, then cancelled before we could run: hand it on
+            else:
+                with contextlib.suppress(ValueError):
+                    self._waiters.remove(waiter)
+            raise
+
+    async def __aexit__(self, *exc: object) -> None:
+        self._release()
+
+    def _release(self) -> None:
+        self.in_flight -= 1
+        while self._waiters and self.in_flight < self.limit:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                self.in_flight += 1
+                waiter.set_result(None)
+
+
+class EndpointLimits:
+    """The per-endpoint concurrency limiters of every Gateway that shares this registry.
+
+    One limiter per endpoint key per running event loop (asyncio primitives are loop-bound; a
+    loop that is gone takes its limiters with it). Thread-safe; holds no client or connection.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._by_loop: weakref.WeakKeyDictionary[
+            asyncio.AbstractEventLoop, dict[tuple[str, str, str], EndpointLimiter]
+        ] = weakref.WeakKeyDictionary()
+
+    def limiter(self, endpoint: Endpoint) -> EndpointLimiter | None:
+        """The running loop's limiter for `endpoint` (None when it sets no `max_concurrency`)."""
+        limit = endpoint.max_concurrency
+        if not limit:
+            return None
+        loop = asyncio.get_running_loop()
+        with self._lock:
+            limiters = self._by_loop.get(loop)
+            if limiters is None:
+                limiters = self._by_loop[loop] = {}
+            found = limiters.get(endpoint.key)
+            if found is None:
+                found = limiters[endpoint.key] = EndpointLimiter(limit)
+            elif limit < found.limit:
+                found.lower(limit)
+            return found
+
+
+#: the default registry: every Gateway of the process shares its endpoints' limits
+PROCESS_LIMITS = EndpointLimits()
+
+
+class ConcurrencyLimitedProvider:
+    """At most `max_concurrency` attempts in flight at one endpoint, across every gateway sharing `limits`."""
+
+    def __init__(self, inner: Provider, limits: EndpointLimits | None = None) -> None:
         self.inner = inner
         self.endpoint = inner.endpoint
-        self._semaphore = semaphore
+        self._limits = limits if limits is not None else PROCESS_LIMITS
+
+    def _limiter(self) -> EndpointLimiter | contextlib.nullcontext[None]:
+        return self._limits.limiter(self.endpoint) or contextlib.nullcontext()
 
     async def complete(self, messages: list[Message], options: CallOptions) -> Completion:
-        async with self._semaphore:
+        async with self._limiter():
             return await self.inner.complete(messages, options)
 
     async def stream(
         self, messages: list[Message], options: CallOptions
     ) -> AsyncIterator[Delta | Completion]:
-        async with self._semaphore, contextlib.aclosing(self.inner.stream(messages, options)) as items:
+        async with self._limiter(), contextlib.aclosing(self.inner.stream(messages, options)) as items:
             async for item in items:
                 yield item
 
@@ -449,7 +534,9 @@ class Gateway:
         on_attempt: AttemptObserver | None = None,
         provider_factory: ProviderFactory = _make_provider,
         rand: Callable[[], float] = random.random,
+        limits: EndpointLimits | None = None,
     ) -> None:
+        """`limits`: the per-endpoint concurrency limiters to share (default `PROCESS_LIMITS`)."""
         self.router = router
         self.meter = meter
         self.policy = RetryPolicy(max_attempts=max_attempts)
@@ -463,7 +550,7 @@ class Gateway:
         self._provider_factory = provider_factory
         self._providers: dict[str, Provider] = {}  # the bare provider per LLM name (one client each)
         self._stacks: dict[str, Provider] = {}  # the retry -> ... -> provider stack per LLM name
-        self._semaphores: dict[tuple[str, str, str], asyncio.Semaphore] = {}
+        self.limits = limits if limits is not None else PROCESS_LIMITS
 
     def add_observer(self, observer: AttemptObserver) -> None:
         """Call `observer(record)` after every attempt (the ledger, the live display)."""
@@ -489,10 +576,7 @@ class Gateway:
             provider = self._providers[llm] = self._provider_factory(endpoint)
             inner: Provider = TimeoutProvider(provider)
             if endpoint.max_concurrency:
-                semaphore = self._semaphores.setdefault(
-                    endpoint.key, asyncio.Semaphore(endpoint.max_concurrency)
-                )
-                inner = ConcurrencyLimitedProvider(inner, semaphore)
+                inner = ConcurrencyLimitedProvider(inner, self.limits)
             inner = MeteredProvider(inner, self.meter)
             stack = self._stacks[llm] = RetryingProvider(
                 inner, self.policy, sleep=self._sleep, rand=self._rand

@@ -6,18 +6,32 @@ model names to the project (no absolute paths, drives, `..`, NUL bytes, reserved
 symlink escapes; raise `UnsafePathError` so the caller can report and skip), and writing files
 atomically (temp file in the same folder, fsync, `os.replace`, fsync of the folder).
 
+A running team uses the async writes, which never block the event loop (the work runs in a worker
+thread, `asyncio.to_thread`): `awrite_text` writes a project file atomically (temp file +
+`os.replace`, so a killed process leaves the old file or the new one) without an fsync of its own,
+and `asave_state` checkpoints `.polyteam/state.json` durably (fsync of the file and its folder).
+Checkpoints are written one at a time, newest wins (a snapshot older than the one on disk is never
+written), and saves that pile up while one is being written are coalesced into one write. A
+checkpoint with `final=True` (the run's end) first fsyncs every project file written since the last
+such checkpoint and their folders, so a final checkpoint is durable only after the artifacts it
+refers to; an earlier checkpoint holds the outputs themselves, and a resume rewrites the files from
+it.
+
 Leaves to others: what goes into the files (roles), the run state's shape (`team/state.py`),
 the ledger (`polyteam.cost`). Nothing written here is ever executed or imported (DESIGN §6).
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import itertools
 import json
 import os
 import re
 import shutil
 import tempfile
+import threading
 import unicodedata
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -169,21 +183,42 @@ def _fsync_dir(path: Path) -> None:
             os.close(fd)
 
 
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write `data` to `path` so that a reader (or a crash) sees the old file or the new one, never half."""
+def atomic_write_bytes(path: Path, data: bytes, *, durable: bool = True) -> None:
+    """Write `data` to `path` so that a reader (or a crash) sees the old file or the new one, never half.
+
+    `durable=False` skips both fsyncs: still atomic for readers and for a killed process (the page
+    cache survives it), not yet for a power loss (`fsync_paths` later makes it durable).
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
+            if durable:
+                fh.flush()
+                os.fsync(fh.fileno())
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
-    _fsync_dir(path.parent)
+    if durable:
+        _fsync_dir(path.parent)
+
+
+def fsync_paths(paths: list[Path]) -> None:
+    """fsync each existing file of `paths`, then each of their folders once (a file gone is skipped)."""
+    folders: dict[Path, None] = {}
+    for path in paths:
+        with contextlib.suppress(FileNotFoundError, IsADirectoryError):
+            fd = os.open(path, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            folders[path.parent] = None
+    for folder in folders:
+        _fsync_dir(folder)
 
 
 class Workspace:
@@ -191,6 +226,12 @@ class Workspace:
 
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
+        self._lock = threading.Lock()  # guards the fields below (held only briefly, never during I/O)
+        self._unsynced: dict[str, None] = {}  # project files written by awrite_text, not yet fsynced
+        self._pending: tuple[int, bytes, bool] | None = None  # newest snapshot: number, data, final
+        self._snapshots = itertools.count(1)
+        self._write_lock = threading.Lock()  # one checkpoint write at a time
+        self._written = 0  # the snapshot number on disk
 
     @property
     def state_path(self) -> Path:
@@ -236,11 +277,68 @@ class Workspace:
     def write_json(self, name: str, value: Any) -> Path:
         return self.write_text(name, json.dumps(value, indent=2, ensure_ascii=False) + "\n")
 
-    def save_state(self, state: dict[str, Any]) -> None:
-        """Checkpoint the run state atomically to `.polyteam/state.json`."""
-        path = self.state_path
+    async def awrite_text(self, name: str, text: str) -> Path:
+        """`write_text` in a worker thread, atomic but without an fsync of its own (module docstring).
+
+        Raises:
+            UnsafePathError: the name would leave the project.
+        """
+        return await asyncio.to_thread(self._write_unsynced, name, text.encode("utf-8"))
+
+    def _write_unsynced(self, name: str, data: bytes) -> Path:
+        path = self.resolve(name)
         path.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write_bytes(path, (json.dumps(state, indent=1, ensure_ascii=False) + "\n").encode("utf-8"))
+        self.resolve(name)  # the folders just made must still be inside the project
+        atomic_write_bytes(path, data, durable=False)
+        with self._lock:
+            self._unsynced[name] = None
+        return path
+
+    def save_state(self, state: dict[str, Any], *, final: bool = True) -> None:
+        """Checkpoint the run state atomically and durably to `.polyteam/state.json` (blocking).
+
+        `final`: first make the project files written by `awrite_text` durable (module docstring).
+        """
+        self._snapshot(state, final)
+        self._commit()
+
+    async def asave_state(self, state: dict[str, Any], *, final: bool = False) -> None:
+        """`save_state` with the write in a worker thread; `state` is serialised here, on the caller's thread."""
+        self._snapshot(state, final)
+        await asyncio.to_thread(self._commit)
+
+    def _snapshot(self, state: dict[str, Any], final: bool) -> None:
+        # compact: json's C encoder is used only without indent (3x faster, on every checkpoint)
+        data = (json.dumps(state, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8")
+        with self._lock:
+            previous = self._pending
+            # a final snapshot not yet on disk stays final when a newer one replaces it
+            final = final or (previous is not None and previous[2] and previous[0] > self._written)
+            self._pending = (next(self._snapshots), data, final)
+
+    def _commit(self) -> None:
+        """Write the newest snapshot unless it is already on disk (then there is nothing to do)."""
+        with self._write_lock:
+            with self._lock:
+                pending = self._pending
+                if pending is None or pending[0] <= self._written:
+                    return
+                number, data, final = pending
+                unsynced = list(self._unsynced) if final else []
+                if final:
+                    self._unsynced.clear()
+            try:
+                if unsynced:
+                    fsync_paths([self.root / name for name in unsynced])
+                path = self.state_path
+                path.parent.mkdir(parents=True, exist_ok=True)
+                atomic_write_bytes(path, data)
+            except BaseException:
+                with self._lock:  # not durable yet: the next final checkpoint tries them again
+                    self._unsynced.update(dict.fromkeys(unsynced))
+                raise
+            with self._lock:
+                self._written = number
 
     def load_state(self) -> dict[str, Any]:
         """The saved run state.

@@ -73,3 +73,34 @@ async def test_several_bases_take_turns(emulator: Any) -> None:
         sorted(r["path"] for r in emulator.requests)
         == ["/a/v1/chat/completions"] * 2 + ["/b/v1/chat/completions"] * 2
     )
+
+
+async def test_plain_http_clients_share_one_tls_context_instead_of_loading_the_ca_store(
+    emulator: Any, monkeypatch: Any
+) -> None:
+    # issue 7: each run's client loaded the system CA store (~30 ms) for an http:// endpoint
+    import ssl
+
+    from polyteam.providers.openai import shared_tls_context
+
+    shared_tls_context()  # the process's one context (built at most once)
+    loads: list[object] = []
+    real = ssl.SSLContext.load_verify_locations
+
+    def counting(self: ssl.SSLContext, *args: Any, **kwargs: Any) -> None:
+        loads.append(args)
+        real(self, *args, **kwargs)
+
+    monkeypatch.setattr(ssl.SSLContext, "load_verify_locations", counting)
+    providers = [OpenAIProvider(endpoint_for("open_llm", emulator)) for _ in range(3)]
+    try:
+        for provider in providers:
+            assert (await provider.complete(MESSAGES, CallOptions())).text == "echo: give me json"
+    finally:
+        for provider in providers:
+            await provider.aclose()
+    assert loads == []
+    # an https:// endpoint keeps the SDK's own client and TLS set-up
+    secure = OpenAIProvider(endpoint_for("open_llm", emulator, base_url="https://api.example.invalid/v1"))
+    await secure.aclose()
+    assert len(loads) == 1

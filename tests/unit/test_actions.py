@@ -337,6 +337,26 @@ def test_action_schemas_are_objects() -> None:
         assert set(schema["properties"]) == set(action.output_model.model_fields)
 
 
+def test_each_action_schema_is_built_once_per_class(monkeypatch: pytest.MonkeyPatch) -> None:
+    # issue 7: pydantic rebuilt the schema on every call; it never changes, so it is built once
+    import polyteam.actions.base as base
+
+    monkeypatch.setattr(base, "_SCHEMAS", {})
+    built: list[str] = []
+    real = Tasks.model_json_schema.__func__  # type: ignore[attr-defined]
+
+    def counting(cls: type, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        built.append(cls.__name__)
+        return real(cls, *args, **kwargs)
+
+    monkeypatch.setattr(Tasks, "model_json_schema", classmethod(counting))
+    first = call_options(WriteTasks(), None).json_schema
+    second = call_options(WriteTasks(), None).json_schema
+    assert first is second and built == ["Tasks"]
+    assert first is not None and first["required"] == ["logic_analysis"]  # the subclass's adjustment kept
+    assert WriteDesign().json_schema()["required"] != ["logic_analysis"]  # one cache entry per class
+
+
 # --- Markdown ---------------------------------------------------------------------------------
 
 

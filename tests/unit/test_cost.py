@@ -280,3 +280,20 @@ def test_concurrent_records_from_threads_write_whole_lines(tmp_path: Path) -> No
     assert (len(rows), bad) == (200, 0)
     assert len({r["call_id"] for r in rows}) == 200
     assert meter.spent_usd == pytest.approx(200 * 0.001)
+
+
+def test_a_ledger_line_is_written_through_at_once_without_an_fsync(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # an fsync per attempt stalled every run's event loop (issue 7); the page cache survives kill -9
+    priced = ep("m", price=Price(1.0, 1.0))
+    meter = CostMeter(tmp_path, None, priced, None)
+
+    def no_fsync(fd: int) -> None:
+        raise AssertionError("the ledger must not fsync")
+
+    monkeypatch.setattr("os.fsync", no_fsync)
+    meter.record(rec(priced, call_id="one"), 0.0)
+    # readable by another reader (a `polyteam report`, a resumed run) the moment record returns
+    rows, bad = read_ledger(tmp_path / ".polyteam" / "ledger.jsonl")
+    assert (len(rows), bad) == (1, 0) and rows[0]["call_id"] == "one"

@@ -22,7 +22,9 @@ from polyteam.errors import (
     TransportError,
 )
 from polyteam.gateway import (
+    PROCESS_LIMITS,
     AttemptRecord,
+    EndpointLimits,
     Gateway,
     MeteredProvider,
     RetryingProvider,
@@ -397,6 +399,116 @@ async def test_a_backoff_sleep_holds_no_concurrency_slot() -> None:
     assert second.completion.text == "first"
     wake.set()
     assert (await first).completion.text == "second"
+
+
+def shared_endpoint_providers(
+    count: int, limit: int, gate: asyncio.Event, gauge: Gauge
+) -> list[ScriptedProvider]:
+    """`count` providers for one endpoint (same key), as `count` separate team runs would make."""
+    ep = endpoint("a", base_url="http://127.0.0.1:9/across/v1", max_concurrency=limit)
+    return [ScriptedProvider(ep, gate=gate, gauge=gauge) for _ in range(count)]
+
+
+async def test_the_limit_holds_across_gateways_in_one_process() -> None:
+    # issue 7 item 5: each team run builds its own Gateway; together they must respect the limit
+    gate, gauge = asyncio.Event(), Gauge()
+    providers = shared_endpoint_providers(5, 3, gate, gauge)
+    gateways = [
+        Gateway(FakeRouter([p.endpoint], {}, "a"), sleep=Sleeps(), provider_factory=lambda ep, p=p: p)
+        for p in providers
+    ]
+    assert all(gw.limits is PROCESS_LIMITS for gw in gateways)  # the default is one registry per process
+    tasks = [
+        asyncio.ensure_future(gw.ask("Engineer", "WriteCode", MESSAGES)) for gw in gateways for _ in range(4)
+    ]
+    await wait_for(lambda: gauge.now == 3)
+    for _ in range(50):  # give the other seventeen every chance to slip past the limit
+        await asyncio.sleep(0)
+    assert gauge.now == 3
+    gate.set()
+    answers = await asyncio.gather(*tasks)
+    assert len(answers) == 20 and gauge.peak == 3
+    assert all(len(p.calls) == 4 for p in providers)
+
+
+async def test_gateways_with_their_own_registries_do_not_share_limits() -> None:
+    gate, gauge = asyncio.Event(), Gauge()
+    providers = shared_endpoint_providers(2, 1, gate, gauge)
+    gateways = [
+        Gateway(
+            FakeRouter([p.endpoint], {}, "a"),
+            sleep=Sleeps(),
+            provider_factory=lambda ep, p=p: p,
+            limits=EndpointLimits(),
+        )
+        for p in providers
+    ]
+    tasks = [
+        asyncio.ensure_future(gw.ask("Engineer", "WriteCode", MESSAGES)) for gw in gateways for _ in range(2)
+    ]
+    await wait_for(lambda: gauge.now == 2)
+    for _ in range(20):
+        await asyncio.sleep(0)
+    assert gauge.now == 2  # one each: the limit is per registry
+    gate.set()
+    await asyncio.gather(*tasks)
+
+
+async def test_the_lowest_limit_named_for_an_endpoint_holds() -> None:
+    # the strict run asks first; a later run naming a looser limit for the same endpoint does not widen it
+    gate, gauge = asyncio.Event(), Gauge()
+    limits = EndpointLimits()
+    loose = ScriptedProvider(
+        endpoint("a", base_url="http://127.0.0.1:9/low/v1", max_concurrency=4), gate=gate, gauge=gauge
+    )
+    strict = ScriptedProvider(
+        endpoint("a", base_url="http://127.0.0.1:9/low/v1", max_concurrency=1), gate=gate, gauge=gauge
+    )
+    gateways = [
+        Gateway(
+            FakeRouter([p.endpoint], {}, "a"),
+            sleep=Sleeps(),
+            provider_factory=lambda ep, p=p: p,
+            limits=limits,
+        )
+        for p in (strict, loose)
+    ]
+    tasks = [
+        asyncio.ensure_future(gw.ask("Engineer", "WriteCode", MESSAGES)) for gw in gateways for _ in range(3)
+    ]
+    await wait_for(lambda: gauge.now >= 1)
+    for _ in range(20):
+        await asyncio.sleep(0)
+    assert gauge.now == 1
+    gate.set()
+    await asyncio.gather(*tasks)
+    assert gauge.peak == 1
+
+
+async def test_a_cancelled_waiter_never_leaks_a_slot() -> None:
+    gate, gauge = asyncio.Event(), Gauge()
+    (a,) = shared_endpoint_providers(1, 1, gate, gauge)
+    gw = Gateway(
+        FakeRouter([a.endpoint], {}, "a"),
+        sleep=Sleeps(),
+        provider_factory=lambda ep: a,
+        limits=EndpointLimits(),
+    )
+    holder = asyncio.ensure_future(gw.ask("Engineer", "WriteCode", MESSAGES))
+    await wait_for(lambda: gauge.now == 1)
+    waiters = [asyncio.ensure_future(gw.ask("Engineer", "WriteCode", MESSAGES)) for _ in range(3)]
+    for _ in range(10):
+        await asyncio.sleep(0)
+    waiters[0].cancel()
+    gate.set()
+    await holder
+    # the cancelled waiter's turn passes on: the others finish one at a time
+    results = await asyncio.gather(*waiters, return_exceptions=True)
+    assert isinstance(results[0], asyncio.CancelledError)
+    assert all(r.completion.text == "from a" for r in results[1:])  # type: ignore[union-attr]
+    assert gauge.peak == 1 and len(a.calls) == 3
+    limiter = gw.limits.limiter(a.endpoint)
+    assert limiter is not None and limiter.in_flight == 0
 
 
 # -- Gateway ------------------------------------------------------------------------------------------

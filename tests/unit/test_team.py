@@ -415,3 +415,26 @@ def test_state_keeps_generated_code_verbatim_but_redacts_the_rest(tmp_path: Path
     back = RunState.load(ws)
     assert back.done["WriteCode:a.py"]["code"] == code  # a resume replays it into a.py unchanged
     assert "abcdefghijklmnop" not in ws.state_path.read_text().replace(code, "")
+
+
+async def test_a_run_never_fsyncs_on_the_event_loop(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # issue 7: blocking fsyncs on the loop stalled every run of the process; they belong in worker threads
+    import os
+    import threading
+
+    real, seen = os.fsync, []
+
+    def fsync(fd: int) -> None:
+        seen.append((threading.get_ident(), os.readlink(f"/proc/self/fd/{fd}")))
+        real(fd)
+
+    monkeypatch.setattr("os.fsync", fsync)
+    loop_thread = threading.get_ident()
+    path, summary = await run(make_team(FakeGateway(THREE)), tmp_path)
+    assert summary.status == "done", summary.error
+    assert seen and all(thread != loop_thread for thread, _ in seen)
+    paths = [p for _, p in seen]
+    last_state = max(i for i, p in enumerate(paths) if "/.polyteam/.state.json." in p)
+    for name in ("a.py", "b.py", "c.py", "docs/prd.md", "README.md"):
+        assert paths.index(str(path / name)) < last_state  # the final checkpoint comes after its files
+    assert Workspace(path).load_state()["status"] == "done"

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
+import threading
 from pathlib import Path
 
 import pytest
@@ -182,3 +184,68 @@ def test_state_round_trip_and_errors(tmp_path: Path) -> None:
     with pytest.raises(PolyteamError, match="unreadable"):
         ws.load_state()
     assert not any(name.endswith(".tmp") for name in os.listdir(ws.state_path.parent))
+
+
+def _record_fsyncs(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Patch os.fsync to log the path of every fsynced descriptor (then really fsync it)."""
+    real, seen = os.fsync, []
+
+    def fsync(fd: int) -> None:
+        seen.append(os.readlink(f"/proc/self/fd/{fd}"))
+        real(fd)
+
+    monkeypatch.setattr("os.fsync", fsync)
+    return seen
+
+
+async def test_async_writes_are_atomic_and_a_final_checkpoint_syncs_them_first(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen = _record_fsyncs(monkeypatch)
+    ws = Workspace(tmp_path)
+    path = await ws.awrite_text("pkg/mod.py", "a = 1\n")
+    assert path.read_text() == "a = 1\n" and [p.name for p in path.parent.iterdir()] == ["mod.py"]
+    assert seen == []  # no fsync of its own: the checkpoint is the durability point
+    with pytest.raises(UnsafePathError):
+        await ws.awrite_text("../escape.py", "x = 1\n")
+    await ws.asave_state({"version": 1, "n": 1})
+    assert str(path) not in seen and any("/.polyteam/.state.json." in s for s in seen)  # durable checkpoint
+    seen.clear()
+    await ws.asave_state({"version": 1, "n": 2}, final=True)
+    file_at = seen.index(str(path))
+    state_at = next(i for i, s in enumerate(seen) if "/.polyteam/.state.json." in s)
+    assert file_at < state_at  # the final checkpoint is durable only after the files it refers to
+    assert str(path.parent) in seen[:state_at]  # and after their folder (the rename)
+    assert ws.load_state()["n"] == 2
+    seen.clear()
+    await ws.asave_state({"version": 1, "n": 3}, final=True)
+    assert str(path) not in seen  # synced once, not at every checkpoint
+
+
+async def test_checkpoints_never_go_back_and_piled_up_saves_are_coalesced(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import polyteam.workspace as workspace
+
+    real = workspace.atomic_write_bytes
+    written: list[int] = []
+    entered, release = threading.Event(), threading.Event()
+
+    def slow_write(path: Path, data: bytes, *, durable: bool = True) -> None:
+        written.append(json.loads(data)["n"])
+        entered.set()
+        assert release.wait(10)
+        real(path, data, durable=durable)
+
+    monkeypatch.setattr(workspace, "atomic_write_bytes", slow_write)
+    ws = Workspace(tmp_path)
+    first = asyncio.ensure_future(ws.asave_state({"version": 1, "n": 1}))
+    assert await asyncio.to_thread(entered.wait, 10)  # snapshot 1 is being written
+    later = [asyncio.ensure_future(ws.asave_state({"version": 1, "n": n})) for n in (2, 3, 4)]
+    await asyncio.sleep(0)  # each save takes its snapshot before it waits for the writer
+    release.set()
+    await asyncio.gather(first, *later)
+    assert written == [1, 4]  # 2 and 3 were superseded while 1 was written; nothing older follows 4
+    assert ws.load_state()["n"] == 4
+    ws.save_state({"version": 1, "n": 5})  # the blocking save (the interrupt path) takes the same turn
+    assert written == [1, 4, 5] and ws.load_state()["n"] == 5

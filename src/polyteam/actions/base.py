@@ -233,7 +233,15 @@ class Action(ABC):
         """The messages for one call; `tiny` asks for the shortest prompt."""
 
     def json_schema(self) -> dict[str, Any]:
-        """The output model's JSON schema (titles dropped: they only cost tokens)."""
+        """The JSON schema sent with every call, built once per Action class (shared: do not mutate)."""
+        cls = type(self)
+        schema = _SCHEMAS.get(cls)
+        if schema is None:
+            schema = _SCHEMAS[cls] = self.build_json_schema()
+        return schema
+
+    def build_json_schema(self) -> dict[str, Any]:
+        """The output model's JSON schema (titles dropped: they only cost tokens); override to adjust."""
         return _drop_titles(self.output_model.model_json_schema())
 
     def complete_data(self, data: dict[str, Any], inputs: dict[str, Any], fixes: list[str]) -> dict[str, Any]:
@@ -271,6 +279,10 @@ class Action(ABC):
             except ValidationError as exc:
                 problem = problem or summarise_validation_error(exc)
         raise MalformedReplyError(problem or "no usable output in the reply")
+
+
+#: Action class -> its JSON schema (pydantic rebuilds a schema on every model_json_schema call)
+_SCHEMAS: dict[type[Action], dict[str, Any]] = {}
 
 
 def _drop_titles(schema: Any) -> Any:

@@ -229,9 +229,9 @@ class WriteTasks(Action):
             )
         return [Message("system", SYSTEM), Message("user", user)]
 
-    def json_schema(self) -> dict[str, Any]:
+    def build_json_schema(self) -> dict[str, Any]:
         # constrained decoders (llama.cpp) only emit required keys reliably: ask for the analysis
-        schema = super().json_schema()
+        schema = super().build_json_schema()
         schema["required"] = ["logic_analysis"]
         return schema
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import atexit
 import os
+import re
 import secrets
 import subprocess
 import sys
@@ -96,7 +97,14 @@ class LlamaServer:
         # llama.cpp logs to stderr; a file (not a pipe) never fills up and blocks the child
         self._log = tempfile.TemporaryFile(prefix="polyteam-llama-")  # noqa: SIM115 - lives with the server
         self._proc = subprocess.Popen(
-            cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._log, env=env, text=True
+            cmd,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self._log,
+            env=env,
+            text=True,
+            # its own session: a Ctrl-C in the terminal reaches polyteam, which stops the server itself
+            start_new_session=True,
         )
         line_box: list[str] = []
         reader = threading.Thread(target=lambda: line_box.append(self._proc.stdout.readline()), daemon=True)  # type: ignore[union-attr]
@@ -107,7 +115,7 @@ class LlamaServer:
             why = "did not become ready in time" if reader.is_alive() else "exited before it was ready"
             self.stop()
             raise ProviderError(
-                f"llama.cpp server for {s.gguf.name} {why}: {self._last_log_line()}",
+                f"llama.cpp server for {s.gguf.name} {why}: {self._log_reason()}",
                 llm=s.alias or s.gguf.stem,
                 provider="local",
                 base_url="http://127.0.0.1",
@@ -140,12 +148,18 @@ class LlamaServer:
             self._log.close()
             self._log = None
 
-    def _last_log_line(self) -> str:
+    def _log_reason(self) -> str:
+        """llama.cpp's first logged error (the root cause, e.g. "invalid magic characters"), else its last line."""
         if self._log is None:
             return "no log"
         self._log.seek(0)
-        lines = [ln for ln in self._log.read().decode("utf-8", "replace").splitlines() if ln.strip()]
-        return redact(lines[-1].strip()[:300]) if lines else "no output"
+        lines = [ln.strip() for ln in self._log.read().decode("utf-8", "replace").splitlines() if ln.strip()]
+        errors = [m.group(1) for m in map(_LOG_ERROR.match, lines) if m]
+        reason = errors[0] if errors else (lines[-1] if lines else "no output")
+        return redact(reason[:300])
+
+
+_LOG_ERROR = re.compile(r"^[\d.]+ E (.+)$")  # llama.cpp's log format: "0.00.003.864 E message"
 
 
 # --- the registry: one server per GGUF, shared and reference counted ---------------------------------

@@ -15,13 +15,16 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 import importlib.util
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 from pydantic import SecretStr
 
-from polyteam.errors import ConfigError, ConfigIssue
+from polyteam.errors import ConfigError, ConfigIssue, ProviderError
+from polyteam.providers._common import make_error
 from polyteam.providers._llama_server import (
     DEFAULT_N_CTX,
     DEFAULT_THREADS,
@@ -151,7 +154,9 @@ class LocalProvider:
 
     def __init__(self, endpoint: Endpoint) -> None:
         self.endpoint = endpoint
-        issues = local_issues(endpoint.gguf, key=f"{endpoint.llm}.gguf" if endpoint.llm else "gguf")
+        issues = local_issues(
+            endpoint.gguf, key=f"MODEL_LIST.{endpoint.llm}.gguf" if endpoint.llm else "gguf"
+        )
         if issues:
             raise ConfigError(issues)
         self._settings = ServerSettings(
@@ -163,7 +168,6 @@ class LocalProvider:
         self._server: LlamaServer | None = None
         self._inner: Provider | None = None
         self._lock: asyncio.Lock | None = None
-        self._closed = False
 
     @property
     def server(self) -> LlamaServer | None:
@@ -184,14 +188,11 @@ class LocalProvider:
             yield item
 
     async def aclose(self) -> None:
-        """Close the client and give back this provider's reference; the last one stops the server."""
-        self._closed = True
-        inner, self._inner = self._inner, None
-        server, self._server = self._server, None
-        if inner is not None:
-            await inner.aclose()
-        if server is not None:
-            await asyncio.to_thread(release_server, server)
+        """Close the client and give back this provider's reference; the last one stops the server.
+
+        A later call starts (or joins) the server again.
+        """
+        await self._drop()
 
     # -- helpers ----------------------------------------------------------------------------------
 
@@ -204,11 +205,13 @@ class LocalProvider:
         async with self._lock:
             if self._inner is not None and self._server is not None and self._server.is_alive():
                 return self._inner
-            if self._closed:
-                raise RuntimeError("LocalProvider used after aclose()")
-            # the server died (a model crash): drop it; acquire starts a fresh one
+            # first call, or the server died (a model crash): drop what is left; acquire starts a fresh one
             await self._drop()
-            server = await asyncio.to_thread(acquire_server, self._settings)
+            try:
+                server = await asyncio.to_thread(acquire_server, self._settings)
+            except ProviderError as exc:  # name this endpoint, not the shared server's alias
+                where = dataclasses.replace(self.endpoint, base_url="http://127.0.0.1")
+                raise make_error(ProviderError, where, exc.message) from exc
             self._server = server
             self._inner = self._make_inner(server)
             return self._inner
@@ -222,15 +225,13 @@ class LocalProvider:
             await asyncio.to_thread(release_server, server)
 
     def _make_inner(self, server: LlamaServer) -> Provider:
-        from polyteam.providers.openai import OpenAIProvider
-
         wire = dataclasses.replace(
             self.endpoint,
             base_url=f"{server.base_url}/v1",
             api_key=SecretStr(server.api_key),
             json_schema=True,
         )
-        return OpenAIProvider(wire)
+        return _llama_cpp_wire_class()(wire)
 
     @staticmethod
     def _with_defaults(options: CallOptions) -> CallOptions:
@@ -238,3 +239,20 @@ class LocalProvider:
         extra.setdefault("repeat_penalty", DEFAULT_REPEAT_PENALTY)
         temperature = DEFAULT_TEMPERATURE if options.temperature is None else options.temperature
         return dataclasses.replace(options, temperature=temperature, extra_body=extra)
+
+
+@functools.cache
+def _llama_cpp_wire_class() -> type:
+    """`OpenAIProvider` adapted to llama.cpp's server (built lazily: importing this module loads no SDK)."""
+    from polyteam.providers.openai import OpenAIProvider
+
+    class LlamaCppWireProvider(OpenAIProvider):
+        """The OpenAI wire to llama.cpp's server, which drops the connection after a stream."""
+
+        def _stream_request(self, messages: list[Message], options: CallOptions) -> dict[str, Any]:
+            # llama.cpp's server advertises keep-alive but closes the connection after an SSE reply, and
+            # reusing it fails about 1 time in 4 ("Server disconnected"): ask for the close ourselves
+            request = super()._stream_request(messages, options)
+            return {**request, "extra_headers": {**request.get("extra_headers", {}), "Connection": "close"}}
+
+    return LlamaCppWireProvider

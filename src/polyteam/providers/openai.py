@@ -2,14 +2,18 @@
 
 One attempt per call with the official `openai` SDK (`max_retries=0`): retries, fallback,
 limits and the ledger live in `polyteam.gateway`. One `AsyncOpenAI` client per provider
-instance, closed by `aclose()`. SDK and transport errors become `polyteam.errors` classes in
+instance, closed by `aclose()`. For plain `http://` bases the client's HTTP pool gets the one
+TLS context of the process (built once, as httpx would build it) instead of building its own,
+which loads the system CA store (~30 ms of CPU per client, i.e. per run). SDK and transport errors become `polyteam.errors` classes in
 `_map_error`, the one place this module looks at them. Zhipu reuses this module (`zhipu.py`).
 """
 
 from __future__ import annotations
 
+import functools
 import itertools
 import json
+import ssl
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -52,6 +56,17 @@ _CONTEXT_CODES = {"context_length_exceeded", "string_above_max_length"}
 _FILTER_CODES = {"content_filter", "content_policy_violation"}
 
 
+@functools.cache
+def shared_tls_context() -> ssl.SSLContext:
+    """The verifying TLS context httpx builds by default, built once per process for plain-http clients."""
+    return httpx2.create_ssl_context()
+
+
+def _plain_http(endpoint: Endpoint) -> bool:
+    bases = [endpoint.base_url, *endpoint.bases]
+    return all(base.lower().startswith("http://") for base in bases)
+
+
 class OpenAIProvider:
     """Chat completions over the OpenAI wire protocol at `endpoint.base_url` (which includes `/v1`)."""
 
@@ -75,6 +90,9 @@ class OpenAIProvider:
         }
         if endpoint.proxy:
             kwargs["http_client"] = openai.DefaultAsyncHttpxClient(proxy=endpoint.proxy)
+        elif _plain_http(endpoint):
+            # no TLS on the wire; a redirect to https:// would still be verified (same context)
+            kwargs["http_client"] = openai.DefaultAsyncHttpxClient(verify=shared_tls_context())
         return kwargs
 
     def _request(self, messages: list[Message], options: CallOptions) -> dict[str, Any]:

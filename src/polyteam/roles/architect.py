@@ -20,6 +20,6 @@ class Architect(Role):
         from polyteam.actions.write_design import WriteDesign
 
         design = await ctx.act(self.name, WriteDesign(), "WriteDesign", {"prd": message.content})
-        ctx.write(self.name, "docs/system_design.md", design.to_markdown())
-        ctx.write_json(self.name, "docs/system_design.json", design.model_dump(mode="json"))
+        await ctx.awrite(self.name, "docs/system_design.md", design.to_markdown())
+        await ctx.awrite_json(self.name, "docs/system_design.json", design.model_dump(mode="json"))
         ctx.publish(self.name, "WriteDesign", design)

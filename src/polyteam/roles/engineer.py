@@ -123,7 +123,7 @@ class Engineer(Role):
                 inputs = {"design": design, "tasks": tasks, "filename": f, "dependencies": dependencies}
                 out = await ctx.act(self.name, write_code, f"WriteCode:{f}", inputs)
                 code[f] = out.code
-                if not ctx.write(self.name, f, out.code):
+                if not await ctx.awrite(self.name, f, out.code):
                     return
             finally:
                 written[f].set()  # dependents go on; if this file failed the run is stopping anyway
@@ -136,7 +136,9 @@ class Engineer(Role):
         if any(isinstance(r, RunStopped) for r in results):
             raise RunStopped
         if "README.md" not in files and prd_msg is not None:
-            ctx.write(self.name, "README.md", readme_markdown(prd_msg.content, design, tasks, files, unsafe))
+            await ctx.awrite(
+                self.name, "README.md", readme_markdown(prd_msg.content, design, tasks, files, unsafe)
+            )
 
     async def _review(
         self,
@@ -161,10 +163,10 @@ class Engineer(Role):
             if verdict is None:  # the review itself failed: keep the file as written
                 break
             rounds.append(verdict)
-            ctx.write(self.name, f"docs/code_review/{f}.md", review_markdown(f, rounds))
+            await ctx.awrite(self.name, f"docs/code_review/{f}.md", review_markdown(f, rounds))
             corrected = verdict.corrected_code
             if verdict.verdict != "LBTM" or not corrected or corrected.strip() == code[f].strip():
                 break
             code[f] = corrected
-            ctx.write(self.name, f, corrected)
+            await ctx.awrite(self.name, f, corrected)
             ctx.note(self.name, f"{f}: review round {r} found problems; corrected file written")

@@ -21,7 +21,7 @@ class ProductManager(Role):
 
         requirement = str(message.content)
         prd = await ctx.act(self.name, WritePRD(), "WritePRD", {"requirement": requirement})
-        ctx.name_project(self.name, prd.project_name)
-        ctx.write(self.name, "docs/prd.md", prd.to_markdown())
-        ctx.write_json(self.name, "docs/prd.json", prd.model_dump(mode="json"))
+        await ctx.aname_project(self.name, prd.project_name)
+        await ctx.awrite(self.name, "docs/prd.md", prd.to_markdown())
+        await ctx.awrite_json(self.name, "docs/prd.json", prd.model_dump(mode="json"))
         ctx.publish(self.name, "WritePRD", prd)

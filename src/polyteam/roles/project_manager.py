@@ -42,9 +42,9 @@ class ProjectManager(Role):
         prd_message = ctx.env.latest("WritePRD")
         prd = prd_message.content if prd_message else None
         tasks = await ctx.act(self.name, WriteTasks(), "WriteTasks", {"prd": prd, "design": message.content})
-        ctx.write(self.name, "docs/tasks.md", tasks.to_markdown())
-        ctx.write_json(self.name, "docs/tasks.json", tasks.model_dump(mode="json"))
+        await ctx.awrite(self.name, "docs/tasks.md", tasks.to_markdown())
+        await ctx.awrite_json(self.name, "docs/tasks.json", tasks.model_dump(mode="json"))
         files = {normalize_file(f) for f in [*tasks.task_list, *(a.file for a in tasks.logic_analysis)]}
         if "requirements.txt" not in files:  # the Engineer writes it when the tasks list it as a file
-            ctx.write(self.name, "requirements.txt", requirements_txt(list(tasks.required_packages)))
+            await ctx.awrite(self.name, "requirements.txt", requirements_txt(list(tasks.required_packages)))
         ctx.publish(self.name, "WriteTasks", tasks)

@@ -106,8 +106,14 @@ class RunContext:
 
     # -- the checkpoint --------------------------------------------------------------------------
     def save(self) -> None:
+        """Checkpoint now, blocking (a final one: the interrupt path, where nothing else may run)."""
         self.state.elapsed_s = self._base_elapsed + (time.monotonic() - self._t0)
         self.state.save(self.workspace)
+
+    async def asave(self, *, final: bool = False) -> None:
+        """Checkpoint without blocking the event loop; `final` first makes the written files durable."""
+        self.state.elapsed_s = self._base_elapsed + (time.monotonic() - self._t0)
+        await self.state.asave(self.workspace, final=final)
 
     def is_done(self, key: str) -> bool:
         return key in self.state.done
@@ -169,7 +175,7 @@ class RunContext:
             "input_tokens": int(result.input_tokens or 0),
             "output_tokens": int(result.output_tokens or 0),
         }
-        self.save()
+        await self.asave()
         self.emit(
             "end",
             role,
@@ -184,27 +190,54 @@ class RunContext:
 
     # -- artifacts -------------------------------------------------------------------------------
     def write(self, role: str, name: str, text: str) -> bool:
-        """Write a project file atomically; an unsafe name is reported and skipped (returns False)."""
+        """Write a project file atomically and durably, blocking; an unsafe name is reported and
+        skipped (returns False). A running role uses `awrite`."""
         try:
             self.workspace.write_text(name, text)
         except UnsafePathError as exc:
-            reason = str(exc)
-            self.skipped.append((name, reason))
-            self.emit("skipped", role, detail=reason)
-            return False
+            return self._skip(role, name, exc)
+        return self._wrote(role, name)
+
+    async def awrite(self, role: str, name: str, text: str) -> bool:
+        """`write` without blocking the event loop (made durable by the run's final checkpoint)."""
+        try:
+            await self.workspace.awrite_text(name, text)
+        except UnsafePathError as exc:
+            return self._skip(role, name, exc)
+        return self._wrote(role, name)
+
+    def write_json(self, role: str, name: str, value: Any) -> bool:
+        return self.write(role, name, json.dumps(value, indent=2, ensure_ascii=False) + "\n")
+
+    async def awrite_json(self, role: str, name: str, value: Any) -> bool:
+        return await self.awrite(role, name, json.dumps(value, indent=2, ensure_ascii=False) + "\n")
+
+    def _skip(self, role: str, name: str, exc: UnsafePathError) -> bool:
+        reason = str(exc)
+        self.skipped.append((name, reason))
+        self.emit("skipped", role, detail=reason)
+        return False
+
+    def _wrote(self, role: str, name: str) -> bool:
         if name not in self.written:
             self.written.append(name)
         self.emit("written", role, detail=name)
         return True
-
-    def write_json(self, role: str, name: str, value: Any) -> bool:
-        return self.write(role, name, json.dumps(value, indent=2, ensure_ascii=False) + "\n")
 
     def publish(self, role: str, cause_by: str, content: Any, key: str = "") -> None:
         self.env.publish(TeamMessage(cause_by=cause_by, sent_from=role, content=content, key=key or cause_by))
 
     def name_project(self, role: str, name: str) -> None:
         """Give a fresh run's folder the PRD's project name (never over an existing folder)."""
+        self._rename_project(role, name)
+        self.save()
+
+    async def aname_project(self, role: str, name: str) -> None:
+        """`name_project` with the checkpoint off the event loop."""
+        self._rename_project(role, name)
+        await self.asave()
+
+    def _rename_project(self, role: str, name: str) -> None:
         self.state.project_name = name
         if self.may_rename and self.workdir is not None:
             old = self.workspace.root
@@ -215,4 +248,3 @@ class RunContext:
                     self.meter.relocate(new)
                 self.note(role, f"project folder: {new}")
             self.may_rename = False
-        self.save()

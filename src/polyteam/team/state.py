@@ -1,7 +1,8 @@
 """The run's checkpoint: what is done (each action's output, by key), counters and status.
 
 Owns the shape of `.polyteam/state.json` (team_contract.md) and the rule that it is saved after
-every completed action; the atomic write itself is `polyteam.workspace`'s. A key in `done` is
+every completed action; the atomic, durable write itself (off the event loop with `asave`) is
+`polyteam.workspace`'s. A key in `done` is
 never requested again: a resumed run takes its output from here.
 """
 
@@ -71,7 +72,12 @@ class RunState:
         return state
 
     def save(self, workspace: Workspace) -> None:
+        """Checkpoint now, blocking (and final: the project's files are made durable first)."""
         workspace.save_state(self.to_json())
+
+    async def asave(self, workspace: Workspace, *, final: bool = False) -> None:
+        """Checkpoint without blocking the event loop (the write runs in a worker thread)."""
+        await workspace.asave_state(self.to_json(), final=final)
 
     @classmethod
     def load(cls, workspace: Workspace) -> RunState:

@@ -162,8 +162,8 @@ class Team:
             "max_rounds": self.max_rounds,
         }
         ws = Workspace(root)
-        ws.write_text("docs/requirement.txt", requirement.rstrip("\n") + "\n")
-        state.save(ws)
+        await ws.awrite_text("docs/requirement.txt", requirement.rstrip("\n") + "\n")
+        await state.asave(ws)
         return await self._execute(
             ws, state, workdir=workdir, overwrite=overwrite, budget=budget, on_event=on_event
         )
@@ -227,12 +227,12 @@ class Team:
             meter=meter,
         )
         state.status = "running"
-        ctx.save()
+        await ctx.asave()
         try:
             limited = await self._drive(ctx, state.requirement)
         except (asyncio.CancelledError, KeyboardInterrupt):
             state.status = "interrupted"
-            ctx.save()
+            ctx.save()  # blocking on purpose: the loop is being torn down; final, so files are durable
             raise
         finally:
             aclose = getattr(gateway, "aclose", None)
@@ -246,7 +246,7 @@ class Team:
             state.error = f"round limit of {self.max_rounds} reached before the team was idle"
         else:
             state.status = "done"
-        ctx.save()
+        await ctx.asave(final=True)  # the project's files are made durable before this checkpoint
         return ws.root, self._summary(ctx, meter, budget, resumed)
 
     def _make_meter(self, project_dir: Path, budget: float | None) -> Any:
