@@ -73,6 +73,7 @@ def test_ask_answers_on_a_local_route(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     answer = json.loads(done.stdout)
     assert answer["llm"] == "tiny" and answer["provider"] == "local"
+    assert answer["base_url"] == "local://SmolLM2-135M-Instruct.Q4_1.gguf"  # the file it served, not a port
     assert answer["text"].strip() and answer["output_tokens"] > 0 and answer["attempts"] == 1
     assert processes_with(marker) == [], "the llama.cpp server outlived `polyteam ask`"
     print(f"polyteam ask on the bundled model: {elapsed:.1f}s wall, {answer['latency_s']:.1f}s in the call")

@@ -19,12 +19,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from _support import REQUIREMENT, WIDE, polyteam_args, project_in, run_polyteam, write_team_config
 
-import canary
 from canary import assert_no_canary
-
-REQUIREMENT = "Write a CLI todo app with tags"
-RUN_TIMEOUT = 120
 
 ROUTE_OF = {  # tag prefix -> (protocol, path, model) the request must reach
     "WritePRD": ("openai", "/v1/chat/completions", "gpt-4o-mini"),
@@ -35,57 +32,8 @@ ROUTE_OF = {  # tag prefix -> (protocol, path, model) the request must reach
 }
 
 
-def write_config(folder: Path, base_url: str, *, extra: str = "") -> Path:
-    port = base_url.rsplit(":", 1)[1]
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "config.yaml").write_text(
-        f"""OPENAI_API_KEY: "{canary.OPENAI_API_KEY}"
-OPENAI_API_BASE: "{base_url}/v1"
-OPENAI_API_MODEL: "gpt-4o-mini"
-Anthropic_API_KEY: "{canary.ANTHROPIC_API_KEY}"
-ANTHROPIC_API_BASE: "{base_url}"
-ANTHROPIC_API_MODEL: "claude-3-5-haiku-20241022"
-SPARK_APPID: "{canary.SPARK_APPID}"
-SPARK_API_SECRET: "{canary.SPARK_API_SECRET}"
-SPARK_API_KEY: "{canary.SPARK_API_KEY}"
-DOMAIN: "generalv3.5"
-SPARK_URL: "ws://127.0.0.1:{port}/v3.5/chat"
-ZHIPUAI_API_KEY: "{canary.ZHIPUAI_API_KEY}"
-ZHIPUAI_API_BASE: "{base_url}/api/paas/v4"
-ZHIPUAI_API_MODEL: "glm-4-flash"
-{extra}"""
-    )
-    (folder / "multi_llm_config.yaml").write_text(
-        f"""ProductManager: openai
-Architect: claude
-ProjectManager: spark
-Engineer: zhipu
-WriteCode: coder-7b
-MODEL_LIST:
-  coder-7b:
-    open_llm_api_base: "{base_url}/coder/v1"
-"""
-    )
-    return folder
-
-
-def polyteam_args(*args: str) -> list[str]:
-    return [sys.executable, "-m", "polyteam.cli", *args]
-
-
-def run_polyteam(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    result = subprocess.run(
-        polyteam_args(*args), cwd=cwd, capture_output=True, text=True, timeout=RUN_TIMEOUT,
-        env={**os.environ, "COLUMNS": "200"},
-    )  # fmt: skip
-    assert_no_canary(result.stdout + result.stderr, "polyteam run output")
-    return result
-
-
-def project_in(workdir: Path) -> Path:
-    projects = [p for p in workdir.iterdir() if (p / ".polyteam" / "state.json").is_file()]
-    assert len(projects) == 1, projects
-    return projects[0]
+def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return run_cli(*args, cwd=cwd, env=WIDE)
 
 
 def action_of(tag: str) -> str:
@@ -117,8 +65,8 @@ def test_run_routes_each_action_writes_every_artifact_and_overlaps_independent_f
     make_emulator: Any, tmp_path: Path
 ) -> None:
     emu = make_emulator(responder="team", latency_ms=150, log_path=tmp_path / "emulator.jsonl")
-    cfg = write_config(tmp_path / "cfg", emu.base_url)
-    result = run_polyteam("run", REQUIREMENT, "--workdir", "ws", "--config-dir", str(cfg), cwd=tmp_path)
+    cfg = write_team_config(tmp_path / "cfg", emu.base_url)
+    result = run_cli("run", REQUIREMENT, "--workdir", "ws", "--config-dir", str(cfg), cwd=tmp_path)
     assert result.returncode == 0, result.stderr + result.stdout
     project = project_in(tmp_path / "ws")
     assert f"project: {project}" in result.stdout
@@ -180,8 +128,8 @@ def test_budget_stop_exits_3_then_resume_with_more_budget_finishes(
         for m in ("gpt-4o-mini", "claude-3-5-haiku-20241022", "generalv3.5", "glm-4-flash", "coder-7b")
     )
     budget = 0.5
-    cfg = write_config(tmp_path / "cfg", emu.base_url, extra=prices + f"MAX_BUDGET: {budget}\n")
-    first = run_polyteam("run", REQUIREMENT, "--workdir", "ws", "--config-dir", str(cfg), cwd=tmp_path)
+    cfg = write_team_config(tmp_path / "cfg", emu.base_url, extra=prices + f"MAX_BUDGET: {budget}\n")
+    first = run_cli("run", REQUIREMENT, "--workdir", "ws", "--config-dir", str(cfg), cwd=tmp_path)
     assert first.returncode == 3, first.stderr + first.stdout
     assert "--resume" in first.stderr and "--budget" in first.stderr and "spending $" in first.stderr
     assert "Traceback" not in first.stderr
@@ -198,7 +146,7 @@ def test_budget_stop_exits_3_then_resume_with_more_budget_finishes(
     assert len(ledger) == len(served)  # every request was metered, none made behind the meter's back
     assert sum(row["cost_usd"] for row in ledger) <= budget
 
-    second = run_polyteam("run", "--resume", str(project), "--budget", "50", cwd=tmp_path)
+    second = run_cli("run", "--resume", str(project), "--budget", "50", cwd=tmp_path)
     assert second.returncode == 0, second.stderr + second.stdout
     again = [r["tag"] for r in emu.requests[len(served) :]]
     assert again and not {tag_of(k) for k in state["done"]} & set(again)
@@ -225,7 +173,7 @@ def _start_run(tmp_path: Path, cfg: Path) -> subprocess.Popen[str]:
 
 def _resume_repeats_nothing_saved(emu: Any, tmp_path: Path, project: Path, saved: set[str]) -> None:
     before = len(emu.requests)
-    resumed = run_polyteam("run", "--resume", str(project), cwd=tmp_path)
+    resumed = run_cli("run", "--resume", str(project), cwd=tmp_path)
     assert resumed.returncode == 0, resumed.stderr + resumed.stdout
     again = [r["tag"] for r in emu.requests[before:]]
     assert not {tag_of(k) for k in saved} & set(again), again
@@ -238,7 +186,7 @@ def test_kill_9_mid_run_then_resume_never_repeats_a_completed_action(
     make_emulator: Any, tmp_path: Path
 ) -> None:
     emu = make_emulator(responder="team", latency_ms=300, log_path=tmp_path / "emulator.jsonl")
-    cfg = write_config(tmp_path / "cfg", emu.base_url)
+    cfg = write_team_config(tmp_path / "cfg", emu.base_url)
     proc = _start_run(tmp_path, cfg)
     try:
         # PRD, design, tasks and the first file answered: the Engineer is mid-way
@@ -261,7 +209,7 @@ def test_kill_9_mid_run_then_resume_never_repeats_a_completed_action(
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
 def test_ctrl_c_saves_state_and_exits_130_then_resume_finishes(make_emulator: Any, tmp_path: Path) -> None:
     emu = make_emulator(responder="team", latency_ms=300, log_path=tmp_path / "emulator.jsonl")
-    cfg = write_config(tmp_path / "cfg", emu.base_url)
+    cfg = write_team_config(tmp_path / "cfg", emu.base_url)
     proc = _start_run(tmp_path, cfg)
     try:
         _wait_mid_run(emu, proc, 4)
@@ -280,8 +228,8 @@ def test_ctrl_c_saves_state_and_exits_130_then_resume_finishes(make_emulator: An
 
 def test_a_failing_route_exits_1_with_one_line_and_state_saved(make_emulator: Any, tmp_path: Path) -> None:
     emu = make_emulator(responder="team", faults="auth:*@anthropic", log_path=tmp_path / "emulator.jsonl")
-    cfg = write_config(tmp_path / "cfg", emu.base_url)
-    result = run_polyteam(
+    cfg = write_team_config(tmp_path / "cfg", emu.base_url)
+    result = run_cli(
         "run", REQUIREMENT, "--workdir", "ws", "--config-dir", str(cfg), "--quiet", cwd=tmp_path
     )
     assert result.returncode == 1, result.stderr + result.stdout
@@ -304,7 +252,7 @@ def test_a_failing_route_exits_1_with_one_line_and_state_saved(make_emulator: An
     ],
 )
 def test_bad_run_options_are_one_line_errors(tmp_path: Path, args: tuple[str, ...], needle: str) -> None:
-    result = run_polyteam("run", *args, cwd=tmp_path)
+    result = run_cli("run", *args, cwd=tmp_path)
     assert result.returncode == 2, result.stderr
     assert needle in result.stderr and "Traceback" not in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1

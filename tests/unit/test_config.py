@@ -167,7 +167,7 @@ def test_no_key_uses_the_bundled_model_when_installed(tmp_path: Path) -> None:
         "smollm2-135m",
         "local",
         "smollm2-135m",
-        "",
+        "local://smollm2.gguf",
     )
     assert default.gguf == str(gguf) and default.json_schema and default.tiny
 

@@ -144,7 +144,7 @@ def test_local_entry_with_the_bundled_model(tmp_path: Path) -> None:
     router = load_settings(tmp_path / "c", {}, probe=lambda: LocalSupport(gguf, True)).router
     tiny = router.route("Engineer", "WriteCodeReview").endpoint
     assert (tiny.kind, tiny.base_url, tiny.gguf, tiny.n_ctx, tiny.json_schema, tiny.tiny) == (
-        "local", "", str(gguf), 4096, True, True
+        "local", "local://bundled.gguf", str(gguf), 4096, True, True
     )  # fmt: skip
 
 

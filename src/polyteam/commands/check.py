@@ -42,7 +42,7 @@ def run(config_dir: Path | None = None, ping: bool = False) -> None:
     for result in results:
         endpoint = result.route.endpoint
         status = "ok  " if result.ok else "FAIL"
-        where = f"{endpoint.kind} {endpoint.model} {endpoint.base_url or '(local)'}"
+        where = f"{endpoint.kind} {endpoint.model} {endpoint.base_url}"
         print(redact(f"{status} {result.route.llm} ({where}) {result.latency_s:.2f}s: {result.detail}"))
     if not all(r.ok for r in results):
         raise typer.Exit(1)

@@ -38,3 +38,12 @@ def probe_local() -> LocalSupport:
         if found is not None and Path(found).is_file():
             path = Path(found)
     return LocalSupport(bundled_gguf=path, has_xllamacpp=has_xllamacpp)
+
+
+def local_base_url(gguf: Path | str) -> str:
+    """What routes, ledgers and reports show as a local endpoint's base: `local://<gguf file name>`.
+
+    The llama.cpp server's real address is an ephemeral 127.0.0.1 port chosen at the first call;
+    the file it serves is what identifies the endpoint across runs.
+    """
+    return f"local://{Path(gguf).name}"

@@ -17,7 +17,7 @@ from typing import Any
 from pydantic import SecretStr, ValidationError
 
 from polyteam.config.credentials import Values, base_for, is_url, is_zhipu_key, spark_domain_issue
-from polyteam.config.local import LocalSupport
+from polyteam.config.local import LocalSupport, local_base_url
 from polyteam.config.schema import (
     BUNDLED_INSTALL_HINT,
     BUNDLED_MODEL,
@@ -277,7 +277,7 @@ def _local(ctx: _Ctx, where: str, entry: ModelEntry, common: dict[str, Any]) -> 
     common = {**common, "tiny": bool(entry.tiny) if entry.tiny is not None else bundled}
     return Endpoint(
         kind="local",
-        base_url="",
+        base_url=local_base_url(path),
         model=entry.model or common["llm"],
         gguf=str(path),
         n_ctx=entry.n_ctx,

@@ -15,7 +15,7 @@ from typing import Any
 
 from polyteam.config.credentials import ProviderState, Values, provider_states, read_values
 from polyteam.config.loading import ConfigFiles
-from polyteam.config.local import LocalSupport, probe_local
+from polyteam.config.local import LocalSupport, local_base_url, probe_local
 from polyteam.config.model_list import EntryResult, build_model_list
 from polyteam.config.schema import (
     BUNDLED_INSTALL_HINT,
@@ -308,7 +308,7 @@ class _Multi:
         endpoint = Endpoint(
             llm=BUNDLED_MODEL,
             kind="local",
-            base_url="",
+            base_url=local_base_url(support.bundled_gguf),
             model=BUNDLED_MODEL,
             gguf=str(support.bundled_gguf),
             json_schema=True,

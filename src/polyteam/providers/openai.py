@@ -52,7 +52,9 @@ from polyteam.providers.base import (
 EDGE_ERRORS: tuple[type[BaseException], ...] = (openai.OpenAIError, httpx2.HTTPError, json.JSONDecodeError)
 
 _QUOTA_CODES = {"insufficient_quota", "billing_hard_limit_reached"}
-_CONTEXT_CODES = {"context_length_exceeded", "string_above_max_length"}
+_CONTEXT_CODES = {"context_length_exceeded", "string_above_max_length", "exceed_context_size_error"}
+# llama.cpp's server: HTTP 400 "... exceeds the available context size ..."
+_CONTEXT_PHRASES = ("maximum context length", "context length", "context size")
 _FILTER_CODES = {"content_filter", "content_policy_violation"}
 
 
@@ -226,7 +228,7 @@ class OpenAIProvider:
         cls: type[ProviderError]
         if code_text in _QUOTA_CODES or kind in _QUOTA_CODES:
             cls = QuotaExhaustedError
-        elif code_text in _CONTEXT_CODES or "maximum context length" in text or "context length" in text:
+        elif code_text in _CONTEXT_CODES or kind in _CONTEXT_CODES or any(p in text for p in _CONTEXT_PHRASES):
             cls = ContextTooLongError
         elif code_text in _FILTER_CODES:
             cls = ContentFilteredError
