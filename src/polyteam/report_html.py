@@ -21,7 +21,7 @@ h1{font-size:22px;margin:0 0 4px}h2{font-size:17px;margin:28px 0 8px}
 .cards{display:flex;flex-wrap:wrap;gap:12px}
 .card{background:#fff;border:1px solid #dde1ea;border-radius:8px;padding:12px 16px;min-width:150px}
 .card b{display:block;font-size:20px;margin-top:4px}.card span{color:#5b6375;font-size:12px}
-.save b{color:#137a3a}.warn{background:#fff4e0;border:1px solid #f0b96b;border-radius:8px;padding:10px 14px;
+.save b{color:#137a3a}.extra b{color:#b3261e}.warn{background:#fff4e0;border:1px solid #f0b96b;border-radius:8px;padding:10px 14px;
 margin-top:14px}
 .charts{display:flex;flex-wrap:wrap;gap:16px}.chart{background:#fff;border:1px solid #dde1ea;
 border-radius:8px;padding:10px}
@@ -91,7 +91,10 @@ def render_html(report: dict[str, Any]) -> str:
         cards.append(("repairs / re-asks", f"{report.get('repairs') or 0} / {report.get('reasks') or 0}", ""))
     if cf.get("available"):
         cards.append((f"all on {cf['model']}", _usd(cf["cost_usd"]), ""))
-        cards.append(("saved by routing", _usd(cf["saving_usd"]), "save"))
+        if cf["saving_usd"] >= 0:
+            cards.append(("saved by routing", _usd(cf["saving_usd"]), "save"))
+        else:  # the routing chose dearer models than the default: say so, not "saved $-x"
+            cards.append(("extra cost of routing", _usd(-cf["saving_usd"]), "extra"))
     card_html = "".join(
         f'<div class="card {cls}"><span>{escape(k)}</span><b>{escape(v)}</b></div>' for k, v, cls in cards
     )

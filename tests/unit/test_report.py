@@ -154,6 +154,15 @@ def test_html_page_is_self_contained_and_escaped(project: Path) -> None:
     assert "Cost by Role" in page and "Cost by model" in page and "Unpriced models" in page
 
 
+def test_html_says_saved_or_extra_by_the_sign_of_the_saving(project: Path) -> None:
+    report = build_report(project)
+    assert report["counterfactual"]["saving_usd"] > 0
+    assert "saved by routing" in render_html(report)
+    dearer = {**report, "counterfactual": {**report["counterfactual"], "saving_usd": -0.5}}
+    page = render_html(dearer)
+    assert "extra cost of routing" in page and "saved by routing" not in page and "$-" not in page
+
+
 def test_bar_chart_scales_bars_to_the_largest_value() -> None:
     svg = bar_chart_svg("t", [("a", 2.0), ("b", 1.0), ("c", 0.0)], width=440)
     widths = [float(w) for w in re.findall(r'<rect x="\d+" y="\d+" width="([\d.]+)"', svg)]

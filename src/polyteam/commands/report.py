@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from pathlib import Path
 
 
@@ -18,7 +19,8 @@ def run(*, project: Path, as_json: bool = False, html: Path | None = None) -> No
     from polyteam.report import build_report, rich_tables, summary_lines
 
     report = build_report(project)
-    console = Console()
+    # piped or redirected output gets room for whole names (WriteCode vs WriteCodeReview), not 80 columns
+    console = Console() if sys.stdout.isatty() else Console(width=160)
     if html is not None:
         from polyteam.report_html import render_html
 
@@ -30,8 +32,9 @@ def run(*, project: Path, as_json: bool = False, html: Path | None = None) -> No
     if as_json:
         print(json.dumps(report, indent=2))
         return
-    for table in rich_tables(report):
-        console.print(table)
+    if html is None:  # with --html the page holds the tables; the terminal gets the summary
+        for table in rich_tables(report):
+            console.print(table)
     for line in summary_lines(report):
         console.print(line, markup=False, highlight=False, soft_wrap=True)
     if html is not None:
