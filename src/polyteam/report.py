@@ -185,7 +185,7 @@ def summary_lines(report: dict[str, Any]) -> list[str]:
     """A few lines for the end of `polyteam run` (and the top of `polyteam report`)."""
     t = report["totals"]
     lines = [
-        f"cost {format_usd(t['cost_usd'])} for {t['calls']} LLM calls "
+        f"cost {format_usd(t['cost_usd'])} for {t['calls']} LLM call{'' if t['calls'] == 1 else 's'} "
         f"({t['input_tokens']:,} input + {t['output_tokens']:,} output tokens, {t['latency_s']:.1f}s of calls)"
     ]
     extras = [f"{report['retries']} retries", f"{report['fallbacks']} fallbacks", f"{t['failed']} failed"]
