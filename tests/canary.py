@@ -9,6 +9,7 @@ are not.
 from __future__ import annotations
 
 import base64
+from typing import Any
 from urllib.parse import quote
 
 OPENAI_API_KEY = "sk-canary-0penai-7f3a9c1e5b2d4f6081"
@@ -59,6 +60,26 @@ def assert_no_canary(data: str | bytes, where: str = "output") -> None:
     """Fail (naming the canary, not showing it) if any canary secret is in `data`."""
     found = find_canaries(data)
     assert not found, f"canary secret(s) leaked into {where}: {', '.join(found)}"
+
+
+def canary_endpoint(**fields: Any) -> Any:
+    """A `polyteam.providers.base.Endpoint(**fields)` holding the canary credentials of its kind."""
+    from pydantic import SecretStr
+
+    from polyteam.providers.base import Endpoint
+
+    key, secret = {
+        "openai": (OPENAI_API_KEY, None),
+        "claude": (ANTHROPIC_API_KEY, None),
+        "zhipu": (ZHIPUAI_API_KEY, None),
+        "spark": (SPARK_API_KEY, SPARK_API_SECRET),
+        "open_llm": (OPEN_LLM_API_KEY, None),
+        "local": (OPEN_LLM_API_KEY, None),
+    }[fields["kind"]]
+    fields.setdefault("api_key", SecretStr(key))
+    if secret is not None:
+        fields.setdefault("api_secret", SecretStr(secret))
+    return Endpoint(**fields)
 
 
 def canary_environ() -> dict[str, str]:

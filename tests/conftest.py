@@ -51,6 +51,16 @@ def _clean_provider_env(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytes
     monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
 
 
+@pytest.fixture(autouse=True)
+def _own_secret_registry(monkeypatch: pytest.MonkeyPatch) -> None:
+    """What a test registers with polyteam.redact is forgotten after it: the registry is process-wide,
+    and a key one test loaded (a property test's random word, say) must not mask another test's text."""
+    import polyteam.redact as redaction
+
+    monkeypatch.setattr(redaction, "_secrets", set(redaction._secrets))
+    monkeypatch.setattr(redaction, "_secret_re", redaction._secret_re)
+
+
 @pytest.fixture
 def make_emulator() -> Iterator[Callable[..., Any]]:
     """Factory: `make_emulator(**Emulator kwargs)` starts an EmulatorThread (port 0) stopped after the test."""

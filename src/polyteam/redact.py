@@ -46,7 +46,7 @@ _PATTERNS: list[tuple[re.Pattern[str], Callable[[re.Match[str]], str]]] = [
         re.compile(
             r"(?i)((?<![A-Za-z])(?:authorization|signature|x-api-key|api[_-]?key|api[_-]?secret|apisecret|"
             r"api[_-]?password|access[_-]?token|client[_-]?secret|password|secret)[\"']?\s*[=:]\s*[\"']?)"
-            r"[A-Za-z0-9._~+/=%-]{4,}(?=$|[&\s\"',;)}\]])"
+            r"[A-Za-z0-9._~+/=%*-]{4,}(?=$|[&\s\"',;)}\]])"
         ),
         _keep_prefix,
     ),

@@ -19,7 +19,8 @@ from canary import assert_no_canary
 
 REQUIREMENT = "Write a CLI todo app with tags"
 RUN_TIMEOUT = 120
-WIDE = {"COLUMNS": "200"}  # no wrapped lines in the run summary
+#: what every run gets in its environment (a test's `env` may override it): no wrapped summary lines
+BASE_ENV = {"COLUMNS": "200", "PYTHONIOENCODING": "utf-8"}
 
 
 def polyteam_args(*args: str) -> list[str]:
@@ -37,7 +38,7 @@ def run_polyteam(
     try:
         result = subprocess.run(
             polyteam_args(*args), cwd=cwd, capture_output=True, text=True, timeout=timeout,
-            env={**os.environ, **(env or {})},
+            env={**os.environ, **BASE_ENV, **(env or {})},
         )  # fmt: skip
     except subprocess.TimeoutExpired as exc:  # a hang is a finding, not a stuck suite
         pytest.fail(f"polyteam {args[0]} hung for {timeout}s; stderr tail: {str(exc.stderr)[-1500:]}")
@@ -62,9 +63,7 @@ def default_model_list(base_url: str) -> str:
 """
 
 
-def write_team_config(
-    folder: Path, base_url: str, *, extra: str = "", model_list: str | None = None
-) -> Path:
+def write_team_config(folder: Path, base_url: str, *, extra: str = "", model_list: str | None = None) -> Path:
     """config.yaml with every provider at the emulator `base_url`, and multi_llm_config.yaml routing
 
     ProductManager -> openai, Architect -> claude, ProjectManager -> spark, Engineer -> zhipu and

@@ -3,62 +3,45 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
-from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+from _support import run_polyteam
 
-from polyteam.emulator import EmulatorThread
-
-OPENAI_KEY = "sk-e2e-secret-0123456789abcdef"
-
-
-@pytest.fixture
-def emu() -> Iterator[EmulatorThread]:
-    emulator = EmulatorThread(port=0).start()
-    try:
-        yield emulator
-    finally:
-        emulator.stop()
+from canary import OPEN_LLM_API_KEY, OPENAI_API_KEY
 
 
 @pytest.fixture
-def config_dir(tmp_path: Path, emu: EmulatorThread) -> Path:
+def config_dir(tmp_path: Path, emulator: Any) -> Path:
     (tmp_path / "config.yaml").write_text(
-        f'OPENAI_API_KEY: "{OPENAI_KEY}"\nOPENAI_API_BASE: "{emu.base_url}/v1"\nOPENAI_API_MODEL: "gpt-4o-mini"\n'
+        f'OPENAI_API_KEY: "{OPENAI_API_KEY}"\nOPENAI_API_BASE: "{emulator.base_url}/v1"\nOPENAI_API_MODEL: "gpt-4o-mini"\n'
     )
     (tmp_path / "multi_llm_config.yaml").write_text(
         "ProductManager: openai\n"
         "WriteCode: llama-local\n"
         "MODEL_LIST:\n"
         "  llama-local:\n"
-        f'    open_llm_api_base: "{emu.base_url}/llama/v1"\n'
+        f'    open_llm_api_base: "{emulator.base_url}/llama/v1"\n'
         '    model: "llama-3-8b-instruct"\n'
+        f'    api_key: "{OPEN_LLM_API_KEY}"\n'
     )
     return tmp_path
 
 
 def polyteam(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "polyteam.cli", *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env={**os.environ, "PYTHONIOENCODING": "utf-8"},
-    )
+    return run_polyteam(*args, timeout=60)  # checks stdout and stderr for canary secrets
 
 
-def test_plain_ask_prints_the_reply(config_dir: Path, emu: EmulatorThread) -> None:
+def test_plain_ask_prints_the_reply(config_dir: Path, emulator: Any) -> None:
     done = polyteam(
         "ask", "--role", "ProductManager", "--action", "WritePRD", "--config-dir", str(config_dir), "hi"
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout == "echo: hi\n"
-    assert emu.wait_for_requests(1)
-    assert [(r["protocol"], r["model"]) for r in emu.requests] == [("openai", "gpt-4o-mini")]
+    assert emulator.wait_for_requests(1)
+    assert [(r["protocol"], r["model"]) for r in emulator.requests] == [("openai", "gpt-4o-mini")]
 
 
 @pytest.mark.parametrize(
@@ -70,7 +53,7 @@ def test_plain_ask_prints_the_reply(config_dir: Path, emu: EmulatorThread) -> No
 )
 def test_json_ask_reports_where_the_reply_came_from(
     config_dir: Path,
-    emu: EmulatorThread,
+    emulator: Any,
     role: str,
     action: str,
     llm: str,
@@ -94,14 +77,14 @@ def test_json_ask_reports_where_the_reply_came_from(
         "latency_s",
         "attempts",
     }
-    assert emu.wait_for_requests(1)
-    (logged,) = emu.requests
+    assert emulator.wait_for_requests(1)
+    (logged,) = emulator.requests
     assert doc["text"] == "echo: ping"
     assert (doc["llm"], doc["provider"], doc["model"], doc["base_url"]) == (
         llm,
         provider,
         model,
-        emu.base_url + path,
+        emulator.base_url + path,
     )
     assert (doc["input_tokens"], doc["output_tokens"]) == (
         logged["prompt_tokens"],
@@ -111,8 +94,8 @@ def test_json_ask_reports_where_the_reply_came_from(
     assert doc["attempts"] == 1 and doc["latency_s"] > 0
 
 
-def test_a_failing_route_is_one_stderr_line_without_the_key(config_dir: Path, emu: EmulatorThread) -> None:
-    emu.set_faults("auth:*@gpt-4o-mini")
+def test_a_failing_route_is_one_stderr_line_without_the_key(config_dir: Path, emulator: Any) -> None:
+    emulator.set_faults("auth:*@gpt-4o-mini")
     done = polyteam(
         "ask", "--role", "ProductManager", "--action", "WritePRD", "--config-dir", str(config_dir), "hi"
     )
@@ -121,6 +104,6 @@ def test_a_failing_route_is_one_stderr_line_without_the_key(config_dir: Path, em
     lines = done.stderr.splitlines()
     assert len(lines) == 1, done.stderr
     (line,) = lines
-    assert "openai" in line and f"{emu.base_url}/v1" in line and "AuthError" in line
-    assert OPENAI_KEY not in done.stderr
-    assert emu.wait_for_requests(1) and len(emu.requests) == 1  # auth is never retried
+    assert "openai" in line and f"{emulator.base_url}/v1" in line and "AuthError" in line
+    assert OPENAI_API_KEY not in done.stderr
+    assert emulator.wait_for_requests(1) and len(emulator.requests) == 1  # auth is never retried

@@ -26,7 +26,7 @@ def run_script(name: str, *args: str, tmp_path: Path) -> subprocess.CompletedPro
         capture_output=True,
         text=True,
         timeout=TIMEOUT,
-        env={**os.environ, "COLUMNS": "200"},
+        env={**os.environ, "COLUMNS": "200", "TMPDIR": str(tmp_path)},  # their projects and logs land here
     )
     assert proc.returncode == 0, (
         f"{name} exited {proc.returncode}\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"

@@ -36,19 +36,17 @@ Generated code is compiled with compile(), never run.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
+from _support import REQUIREMENT, project_in, run_polyteam, write_team_config
 
 import canary
 from canary import assert_no_canary
 
-REQUIREMENT = "Write a CLI todo app with tags"
 RUN_TIMEOUT = 90
 
 
@@ -77,32 +75,8 @@ FAULTS: dict[str, Fault] = {
 
 
 def write_config(folder: Path, base_url: str) -> Path:
-    port = base_url.rsplit(":", 1)[1]
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "config.yaml").write_text(
-        f"""OPENAI_API_KEY: "{canary.OPENAI_API_KEY}"
-OPENAI_API_BASE: "{base_url}/v1"
-OPENAI_API_MODEL: "gpt-4o-mini"
-Anthropic_API_KEY: "{canary.ANTHROPIC_API_KEY}"
-ANTHROPIC_API_BASE: "{base_url}"
-ANTHROPIC_API_MODEL: "claude-3-5-haiku-20241022"
-SPARK_APPID: "{canary.SPARK_APPID}"
-SPARK_API_SECRET: "{canary.SPARK_API_SECRET}"
-SPARK_API_KEY: "{canary.SPARK_API_KEY}"
-DOMAIN: "generalv3.5"
-SPARK_URL: "ws://127.0.0.1:{port}/v3.5/chat"
-ZHIPUAI_API_KEY: "{canary.ZHIPUAI_API_KEY}"
-ZHIPUAI_API_BASE: "{base_url}/api/paas/v4"
-ZHIPUAI_API_MODEL: "glm-4-flash"
-"""
-    )
-    (folder / "multi_llm_config.yaml").write_text(
-        f"""ProductManager: openai
-Architect: claude
-ProjectManager: spark
-Engineer: zhipu
-WriteCode: coder-7b
-MODEL_LIST:
+    """The shared team config; coder-7b has a 3 s timeout and falls back to coder-backup."""
+    model_list = f"""MODEL_LIST:
   coder-7b:
     open_llm_api_base: "{base_url}/coder/v1"
     api_key: "{canary.OPEN_LLM_API_KEY}"
@@ -114,37 +88,12 @@ MODEL_LIST:
     model: coder-backup-3b
     timeout: 3
 """
-    )
-    return folder
+    return write_team_config(folder, base_url, model_list=model_list)
 
 
 def run_team(tmp_path: Path, cfg: Path) -> subprocess.CompletedProcess[str]:
-    cmd = [
-        sys.executable,
-        "-m",
-        "polyteam.cli",
-        "run",
-        REQUIREMENT,
-        "--workdir",
-        "ws",
-        "--config-dir",
-        str(cfg),
-    ]
-    try:
-        result = subprocess.run(
-            [*cmd, "--quiet"], cwd=tmp_path, capture_output=True, text=True, timeout=RUN_TIMEOUT,
-            env={**os.environ, "COLUMNS": "200"},
-        )  # fmt: skip
-    except subprocess.TimeoutExpired as exc:  # a hang is a finding, not a stuck suite
-        pytest.fail(f"polyteam run hung for {RUN_TIMEOUT}s; stderr tail: {str(exc.stderr)[-1500:]}")
-    assert_no_canary(result.stdout + result.stderr, "polyteam run output")
-    return result
-
-
-def project_in(workdir: Path) -> Path:
-    projects = [p for p in workdir.iterdir() if (p / ".polyteam" / "state.json").is_file()]
-    assert len(projects) == 1, projects
-    return projects[0]
+    args = ("run", REQUIREMENT, "--workdir", "ws", "--config-dir", str(cfg), "--quiet")
+    return run_polyteam(*args, cwd=tmp_path, timeout=RUN_TIMEOUT)
 
 
 def artifacts_of(key: str, output: dict[str, Any]) -> list[str]:
@@ -243,10 +192,8 @@ def check_resume(emu: Any, tmp_path: Path, project: Path, state: dict[str, Any])
     """With the fault gone, `--resume` finishes the stopped run and asks nothing saved again."""
     emu.set_faults(None)
     before = len(emu.requests)
-    cmd = [sys.executable, "-m", "polyteam.cli", "run", "--resume", str(project), "--quiet"]
-    result = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=RUN_TIMEOUT)
+    result = run_polyteam("run", "--resume", str(project), "--quiet", cwd=tmp_path, timeout=RUN_TIMEOUT)
     output = result.stdout + result.stderr
-    assert_no_canary(output, "resumed run output")
     assert result.returncode == 0 and "Traceback" not in output, output
     again = {r["tag"] for r in emu.requests[before:]}
     saved = {":".join(k.split(":")[:2]) for k in state["done"]}  # "WriteCodeReview:a.py:1" -> its tag

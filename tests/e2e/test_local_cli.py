@@ -8,15 +8,14 @@ Assertions are about structure, never about the quality of a 135M model's prose.
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
-import sys
 import time
 import uuid
 from pathlib import Path
 
 import pytest
+from _support import run_polyteam
 
 from polyteam.providers.local import bundled_gguf_path, has_runtime
 
@@ -30,14 +29,8 @@ RUN_TIMEOUT = 900  # the whole team on 2 shared cores; about a minute when the m
 
 
 def polyteam(*args: str, cwd: Path, marker: str, timeout: float) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "polyteam.cli", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env={**os.environ, MARKER: marker, "COLUMNS": "200", "PYTHONIOENCODING": "utf-8"},
-    )
+    # every child inherits the marker; stdout and stderr are checked for canary secrets
+    return run_polyteam(*args, cwd=cwd, env={MARKER: marker}, timeout=timeout)
 
 
 def processes_with(marker: str) -> list[int]:

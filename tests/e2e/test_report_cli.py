@@ -3,41 +3,30 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import struct
 import subprocess
-import sys
 import zlib
 from pathlib import Path
 
 import pytest
+from _support import run_polyteam
 
-from canary import assert_no_canary
+from canary import canary_endpoint
 from polyteam.cost import CostMeter
 from polyteam.gateway import AttemptRecord
-from polyteam.providers.base import Endpoint
 
-GPT4O = Endpoint(llm="openai", kind="openai", base_url="http://127.0.0.1:9/v1", model="gpt-4o")
-MINI = Endpoint(llm="mini", kind="openai", base_url="http://127.0.0.1:9/v1", model="gpt-4o-mini")
-SONNET = Endpoint(
+# each holds its kind's canary key: a key reaching the ledger or a report fails the suite
+GPT4O = canary_endpoint(llm="openai", kind="openai", base_url="http://127.0.0.1:9/v1", model="gpt-4o")
+MINI = canary_endpoint(llm="mini", kind="openai", base_url="http://127.0.0.1:9/v1", model="gpt-4o-mini")
+SONNET = canary_endpoint(
     llm="claude", kind="claude", base_url="http://127.0.0.1:9", model="claude-3-5-sonnet-latest"
 )
-LLAMA = Endpoint(llm="llama", kind="open_llm", base_url="http://127.0.0.1:9/llama/v1", model="llama")
+LLAMA = canary_endpoint(llm="llama", kind="open_llm", base_url="http://127.0.0.1:9/llama/v1", model="llama")
 
 
 def polyteam(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "COLUMNS": "160"}
-    result = subprocess.run(
-        [sys.executable, "-m", "polyteam.cli", *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert_no_canary(result.stdout + result.stderr, "polyteam report output")
-    return result
+    return run_polyteam(*args, cwd=cwd, env={"COLUMNS": "160"}, timeout=60)  # checks for canary secrets
 
 
 @pytest.fixture

@@ -3,30 +3,16 @@
 from __future__ import annotations
 
 import json
-import os
 import socket
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from _support import run_polyteam as polyteam  # checks stdout and stderr for canary secrets
+
+from canary import ANTHROPIC_API_KEY, OPEN_LLM_API_KEY, OPENAI_API_KEY, ZHIPUAI_API_KEY
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 FIFTH = EXAMPLES / "providers-and-open-models"
-OPENAI_KEY = "sk-e2e-routes-0123456789abcdef"
-
-
-def polyteam(
-    *args: str, cwd: Path | None = None, env: dict[str, str] | None = None
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "polyteam.cli", *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=cwd,
-        env={**os.environ, "PYTHONIOENCODING": "utf-8", **(env or {})},
-    )
 
 
 def test_routes_json_on_the_seed_fifth_example() -> None:
@@ -86,18 +72,21 @@ def test_routes_table_shows_every_pair_and_why() -> None:
 
 def test_environment_overrides_in_a_real_run(tmp_path: Path) -> None:
     done = polyteam(
-        "routes", "--json", cwd=tmp_path, env={"OPENAI_API_KEY": OPENAI_KEY, "OPENAI_API_MODEL": "gpt-4.1"}
+        "routes",
+        "--json",
+        cwd=tmp_path,
+        env={"OPENAI_API_KEY": OPENAI_API_KEY, "OPENAI_API_MODEL": "gpt-4.1"},
     )
     assert done.returncode == 0, done.stderr
     document = json.loads(done.stdout)
     assert document["routing"] == "off"
     assert (document["default"]["llm"], document["default"]["model"]) == ("openai", "gpt-4.1")
-    assert OPENAI_KEY not in done.stdout + done.stderr
+    assert OPENAI_API_KEY not in done.stdout + done.stderr
 
 
 def test_config_folder_in_the_working_directory_is_found(tmp_path: Path) -> None:
     (tmp_path / "config").mkdir()
-    (tmp_path / "config" / "config.yaml").write_text(f'Anthropic_API_KEY: "{OPENAI_KEY}"\n')
+    (tmp_path / "config" / "config.yaml").write_text(f'Anthropic_API_KEY: "{ANTHROPIC_API_KEY}"\n')
     done = polyteam("routes", "--json", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["default"]["provider"] == "claude"
@@ -109,7 +98,7 @@ def test_check_ok() -> None:
 
 
 def test_check_reports_every_error_with_exit_status_2(tmp_path: Path) -> None:
-    (tmp_path / "config.yaml").write_text(f'OPENAI_API_KEY: "{OPENAI_KEY}"\nMAX_BUDGET: lots\n')
+    (tmp_path / "config.yaml").write_text(f'OPENAI_API_KEY: "{OPENAI_API_KEY}"\nMAX_BUDGET: lots\n')
     (tmp_path / "multi_llm_config.yaml").write_text(
         "WritePDR: openai\nArchitect: claude\nWriteCode: nosuch\nMODEL_LIST:\n  x:\n    model: m\n"
     )
@@ -117,7 +106,7 @@ def test_check_reports_every_error_with_exit_status_2(tmp_path: Path) -> None:
     assert done.returncode == 2
     assert done.stdout == ""
     lines = done.stderr.splitlines()
-    assert "Traceback" not in done.stderr and OPENAI_KEY not in done.stderr
+    assert "Traceback" not in done.stderr and OPENAI_API_KEY not in done.stderr
     assert len(lines) == 5, lines
     multi, config = str(tmp_path / "multi_llm_config.yaml"), str(tmp_path / "config.yaml")
     assert f"{config}: MAX_BUDGET: is not a number of USD > 0; set MAX_BUDGET to a number of USD > 0" in lines
@@ -159,11 +148,12 @@ def _closed_port() -> int:
 def test_check_ping_reaches_every_routed_endpoint(tmp_path: Path, make_emulator) -> None:
     emu = make_emulator()
     (tmp_path / "config.yaml").write_text(
-        f'OPENAI_API_KEY: "{OPENAI_KEY}"\nOPENAI_API_BASE: "{emu.base_url}/v1"\n'
-        f'ZHIPUAI_API_KEY: "0123456789abcdef.zhipuSecretPart0000"\nZHIPUAI_API_BASE: "{emu.base_url}/api/paas/v4"\n'
+        f'OPENAI_API_KEY: "{OPENAI_API_KEY}"\nOPENAI_API_BASE: "{emu.base_url}/v1"\n'
+        f'ZHIPUAI_API_KEY: "{ZHIPUAI_API_KEY}"\nZHIPUAI_API_BASE: "{emu.base_url}/api/paas/v4"\n'
     )
     (tmp_path / "multi_llm_config.yaml").write_text(
         f'Engineer: zhipu\nWritePRD: llama\nMODEL_LIST:\n  llama:\n    open_llm_api_base: "{emu.base_url}/llama/v1"\n'
+        f'    api_key: "{OPEN_LLM_API_KEY}"\n'
     )
     done = polyteam("check", "--ping", "--config-dir", str(tmp_path))
     assert done.returncode == 0, done.stdout + done.stderr
@@ -172,14 +162,14 @@ def test_check_ping_reaches_every_routed_endpoint(tmp_path: Path, make_emulator)
     assert sorted(ln.split()[1] for ln in lines[:-1]) == ["llama", "openai", "zhipu"]
     assert all(ln.startswith("ok ") for ln in lines[:-1])
     assert sorted(r["protocol"] for r in emu.requests) == ["openai", "openai", "zhipu"]
-    assert OPENAI_KEY not in done.stdout
+    assert OPENAI_API_KEY not in done.stdout
 
 
 def test_check_ping_fails_on_an_unreachable_endpoint(tmp_path: Path, make_emulator) -> None:
     emu = make_emulator()
     port = _closed_port()
     (tmp_path / "config.yaml").write_text(
-        f'OPENAI_API_KEY: "{OPENAI_KEY}"\nOPENAI_API_BASE: "{emu.base_url}/v1"\n'
+        f'OPENAI_API_KEY: "{OPENAI_API_KEY}"\nOPENAI_API_BASE: "{emu.base_url}/v1"\n'
     )
     (tmp_path / "multi_llm_config.yaml").write_text(
         f'WriteCode: gone\nMODEL_LIST:\n  gone:\n    open_llm_api_base: "http://127.0.0.1:{port}/v1"\n    fallback: [openai]\n'

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from _support import REQUIREMENT, WIDE, polyteam_args, project_in, run_polyteam, write_team_config
+from _support import BASE_ENV, REQUIREMENT, polyteam_args, project_in, run_polyteam, write_team_config
 
 from canary import assert_no_canary
 
@@ -30,10 +30,6 @@ ROUTE_OF = {  # tag prefix -> (protocol, path, model) the request must reach
     "WriteCode": ("openai", "/coder/v1/chat/completions", "coder-7b"),
     "WriteCodeReview": ("zhipu", "/api/paas/v4/chat/completions", "glm-4-flash"),
 }
-
-
-def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return run_cli(*args, cwd=cwd, env=WIDE)
 
 
 def action_of(tag: str) -> str:
@@ -66,7 +62,7 @@ def test_run_routes_each_action_writes_every_artifact_and_overlaps_independent_f
 ) -> None:
     emu = make_emulator(responder="team", latency_ms=150, log_path=tmp_path / "emulator.jsonl")
     cfg = write_team_config(tmp_path / "cfg", emu.base_url)
-    result = run_cli("run", REQUIREMENT, "--workdir", "ws", "--config-dir", str(cfg), cwd=tmp_path)
+    result = run_polyteam("run", REQUIREMENT, "--workdir", "ws", "--config-dir", str(cfg), cwd=tmp_path)
     assert result.returncode == 0, result.stderr + result.stdout
     project = project_in(tmp_path / "ws")
     assert f"project: {project}" in result.stdout
@@ -129,7 +125,7 @@ def test_budget_stop_exits_3_then_resume_with_more_budget_finishes(
     )
     budget = 0.5
     cfg = write_team_config(tmp_path / "cfg", emu.base_url, extra=prices + f"MAX_BUDGET: {budget}\n")
-    first = run_cli("run", REQUIREMENT, "--workdir", "ws", "--config-dir", str(cfg), cwd=tmp_path)
+    first = run_polyteam("run", REQUIREMENT, "--workdir", "ws", "--config-dir", str(cfg), cwd=tmp_path)
     assert first.returncode == 3, first.stderr + first.stdout
     assert "--resume" in first.stderr and "--budget" in first.stderr and "spending $" in first.stderr
     assert "Traceback" not in first.stderr
@@ -146,7 +142,7 @@ def test_budget_stop_exits_3_then_resume_with_more_budget_finishes(
     assert len(ledger) == len(served)  # every request was metered, none made behind the meter's back
     assert sum(row["cost_usd"] for row in ledger) <= budget
 
-    second = run_cli("run", "--resume", str(project), "--budget", "50", cwd=tmp_path)
+    second = run_polyteam("run", "--resume", str(project), "--budget", "50", cwd=tmp_path)
     assert second.returncode == 0, second.stderr + second.stdout
     again = [r["tag"] for r in emu.requests[len(served) :]]
     assert again and not {tag_of(k) for k in state["done"]} & set(again)
@@ -163,17 +159,31 @@ def _wait_mid_run(emu: Any, proc: subprocess.Popen[str], count: int) -> None:
         pytest.fail(f"run ended early ({proc.returncode}) after {len(emu.requests)} requests: {err[-2000:]}")
 
 
-def _start_run(tmp_path: Path, cfg: Path) -> subprocess.Popen[str]:
-    return subprocess.Popen(
+def _signal_mid_run(
+    make_emulator: Any, tmp_path: Path, sig: signal.Signals
+) -> tuple[Any, subprocess.Popen[str], str, str]:
+    """Start a team run, send it `sig` once PRD, design, tasks and the first file were answered (the
+    Engineer is mid-way) and wait for it to end: (emulator, process, stdout, stderr)."""
+    emu = make_emulator(responder="team", latency_ms=300, log_path=tmp_path / "emulator.jsonl")
+    cfg = write_team_config(tmp_path / "cfg", emu.base_url)
+    proc = subprocess.Popen(
         polyteam_args("run", REQUIREMENT, "--workdir", "ws", "--config-dir", str(cfg), "--quiet"),
         cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        env={**os.environ, "COLUMNS": "200"},
+        env={**os.environ, **BASE_ENV},
     )  # fmt: skip
+    try:
+        _wait_mid_run(emu, proc, 4)
+        proc.send_signal(sig)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()  # a no-op once it has ended
+    assert_no_canary(out + err, f"output of a run stopped by {sig.name}")
+    return emu, proc, out, err
 
 
 def _resume_repeats_nothing_saved(emu: Any, tmp_path: Path, project: Path, saved: set[str]) -> None:
     before = len(emu.requests)
-    resumed = run_cli("run", "--resume", str(project), cwd=tmp_path)
+    resumed = run_polyteam("run", "--resume", str(project), cwd=tmp_path)
     assert resumed.returncode == 0, resumed.stderr + resumed.stdout
     again = [r["tag"] for r in emu.requests[before:]]
     assert not {tag_of(k) for k in saved} & set(again), again
@@ -185,18 +195,8 @@ def _resume_repeats_nothing_saved(emu: Any, tmp_path: Path, project: Path, saved
 def test_kill_9_mid_run_then_resume_never_repeats_a_completed_action(
     make_emulator: Any, tmp_path: Path
 ) -> None:
-    emu = make_emulator(responder="team", latency_ms=300, log_path=tmp_path / "emulator.jsonl")
-    cfg = write_team_config(tmp_path / "cfg", emu.base_url)
-    proc = _start_run(tmp_path, cfg)
-    try:
-        # PRD, design, tasks and the first file answered: the Engineer is mid-way
-        _wait_mid_run(emu, proc, 4)
-        proc.send_signal(signal.SIGKILL)
-    finally:
-        proc.kill()
-        out, err = proc.communicate(timeout=30)
+    emu, proc, _out, err = _signal_mid_run(make_emulator, tmp_path, signal.SIGKILL)
     assert proc.returncode == -signal.SIGKILL, err
-    assert_no_canary(out + err, "killed run output")
     project = project_in(tmp_path / "ws")
     state = json.loads((project / ".polyteam/state.json").read_text())
     assert state["status"] == "running"  # killed: nobody got to write another status
@@ -208,18 +208,9 @@ def test_kill_9_mid_run_then_resume_never_repeats_a_completed_action(
 
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
 def test_ctrl_c_saves_state_and_exits_130_then_resume_finishes(make_emulator: Any, tmp_path: Path) -> None:
-    emu = make_emulator(responder="team", latency_ms=300, log_path=tmp_path / "emulator.jsonl")
-    cfg = write_team_config(tmp_path / "cfg", emu.base_url)
-    proc = _start_run(tmp_path, cfg)
-    try:
-        _wait_mid_run(emu, proc, 4)
-        proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=60)
-    finally:
-        proc.kill()
+    emu, proc, _out, err = _signal_mid_run(make_emulator, tmp_path, signal.SIGINT)
     assert proc.returncode == 130, err
     assert "interrupted, state saved" in err and "--resume" in err and "Traceback" not in err
-    assert_no_canary(out + err, "interrupted run output")
     project = project_in(tmp_path / "ws")
     state = json.loads((project / ".polyteam/state.json").read_text())
     assert state["status"] == "interrupted"
@@ -229,7 +220,7 @@ def test_ctrl_c_saves_state_and_exits_130_then_resume_finishes(make_emulator: An
 def test_a_failing_route_exits_1_with_one_line_and_state_saved(make_emulator: Any, tmp_path: Path) -> None:
     emu = make_emulator(responder="team", faults="auth:*@anthropic", log_path=tmp_path / "emulator.jsonl")
     cfg = write_team_config(tmp_path / "cfg", emu.base_url)
-    result = run_cli(
+    result = run_polyteam(
         "run", REQUIREMENT, "--workdir", "ws", "--config-dir", str(cfg), "--quiet", cwd=tmp_path
     )
     assert result.returncode == 1, result.stderr + result.stdout
@@ -252,7 +243,7 @@ def test_a_failing_route_exits_1_with_one_line_and_state_saved(make_emulator: An
     ],
 )
 def test_bad_run_options_are_one_line_errors(tmp_path: Path, args: tuple[str, ...], needle: str) -> None:
-    result = run_cli("run", *args, cwd=tmp_path)
+    result = run_polyteam("run", *args, cwd=tmp_path)
     assert result.returncode == 2, result.stderr
     assert needle in result.stderr and "Traceback" not in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1

@@ -6,6 +6,7 @@ import aiohttp
 import anthropic
 import pytest
 
+from canary import ANTHROPIC_API_KEY, assert_no_canary
 from polyteam.emulator import ChatRequest, Reply
 
 MESSAGES = [{"role": "user", "content": "say hello"}]
@@ -14,7 +15,7 @@ LONG = "a reply long enough to be sent in several chunks of text " * 3
 
 def client(emu, **kwargs) -> anthropic.AsyncAnthropic:
     kwargs.setdefault("max_retries", 0)
-    return anthropic.AsyncAnthropic(base_url=emu.base_url, api_key="sk-ant-test-123456", **kwargs)
+    return anthropic.AsyncAnthropic(base_url=emu.base_url, api_key=ANTHROPIC_API_KEY, **kwargs)
 
 
 async def test_plain_message_with_top_level_system(make_emulator):
@@ -61,7 +62,7 @@ async def test_stream_helper_and_ping_on_the_wire(emulator):
         session.post(
             f"{emulator.base_url}/v1/messages",
             json={"model": "m", "max_tokens": 10, "messages": MESSAGES, "stream": True},
-            headers={"x-api-key": "k", "anthropic-version": "2023-06-01"},
+            headers={"x-api-key": ANTHROPIC_API_KEY, "anthropic-version": "2023-06-01"},
         ) as resp,
     ):
         raw = (await resp.read()).decode()
@@ -92,6 +93,7 @@ async def test_error_faults_map_to_the_sdk_exceptions(make_emulator, fault, exc_
         with pytest.raises(exc_class) as info:
             await c.messages.create(model="m", max_tokens=10, messages=MESSAGES)
     assert info.value.status_code == status
+    assert_no_canary(str(info.value), f"the {fault} error")
     assert info.value.body["error"]["type"] == error_type and info.value.body["type"] == "error"
     if fault == "429":
         headers = info.value.response.headers
@@ -126,12 +128,12 @@ async def _raw(emu, headers: dict[str, str], body: dict) -> tuple[int, dict]:
 
 async def test_missing_headers_and_bad_bodies_get_error_envelopes(emulator):
     body = {"model": "m", "max_tokens": 10, "messages": MESSAGES}
-    status, data = await _raw(emulator, {"x-api-key": "k"}, body)
+    status, data = await _raw(emulator, {"x-api-key": ANTHROPIC_API_KEY}, body)
     assert status == 400 and data["error"]["type"] == "invalid_request_error"
     assert "anthropic-version" in data["error"]["message"]
     status, data = await _raw(emulator, {"anthropic-version": "2023-06-01"}, body)
     assert status == 401 and data["error"]["type"] == "authentication_error"
-    ok_headers = {"Authorization": "Bearer tok", "anthropic-version": "2023-06-01"}
+    ok_headers = {"Authorization": f"Bearer {ANTHROPIC_API_KEY}", "anthropic-version": "2023-06-01"}
     assert (await _raw(emulator, ok_headers, body))[0] == 200
     status, data = await _raw(emulator, ok_headers, {"model": "m", "messages": MESSAGES})
     assert status == 400 and "max_tokens" in data["error"]["message"]

@@ -8,6 +8,7 @@ import json
 import openai
 import pytest
 
+from canary import OPENAI_API_KEY, assert_no_canary
 from polyteam.emulator import ChatRequest, Emulator, Reply
 
 LONG = "a reply long enough to be sent in several chunks of text " * 3
@@ -16,7 +17,7 @@ MESSAGES = [{"role": "system", "content": "be brief"}, {"role": "user", "content
 
 def client(emu, prefix: str = "", **kwargs) -> openai.AsyncOpenAI:
     kwargs.setdefault("max_retries", 0)
-    return openai.AsyncOpenAI(base_url=f"{emu.base_url}{prefix}/v1", api_key="sk-test-key-123456", **kwargs)
+    return openai.AsyncOpenAI(base_url=f"{emu.base_url}{prefix}/v1", api_key=OPENAI_API_KEY, **kwargs)
 
 
 async def test_plain_completion_with_usage(emulator):
@@ -76,6 +77,7 @@ async def test_error_faults_map_to_the_sdk_exceptions(make_emulator, fault, exc_
         with pytest.raises(exc_class) as info:
             await c.chat.completions.create(model="m", messages=MESSAGES)
         assert info.value.status_code == status and info.value.code == code
+        assert_no_canary(str(info.value), f"the {fault} error")
         # the fault was used up: the next request succeeds
         ok = await c.chat.completions.create(model="m", messages=MESSAGES)
     assert ok.choices[0].message.content == "echo: say hello"
@@ -121,11 +123,13 @@ async def test_missing_key_is_401(emulator):
 
 
 async def test_configured_keys_are_enforced(make_emulator):
-    emu = make_emulator(credentials={"openai": ["sk-good"]})
-    async with openai.AsyncOpenAI(base_url=f"{emu.base_url}/v1", api_key="sk-bad", max_retries=0) as c:
-        with pytest.raises(openai.AuthenticationError):
+    emu = make_emulator(credentials={"openai": [OPENAI_API_KEY]})
+    revoked = f"{OPENAI_API_KEY}-revoked"  # holds the canary: echoing it back would be caught
+    async with openai.AsyncOpenAI(base_url=f"{emu.base_url}/v1", api_key=revoked, max_retries=0) as c:
+        with pytest.raises(openai.AuthenticationError) as info:
             await c.chat.completions.create(model="m", messages=MESSAGES)
-    async with openai.AsyncOpenAI(base_url=f"{emu.base_url}/v1", api_key="sk-good", max_retries=0) as c:
+    assert_no_canary(str(info.value), "the 401 error")
+    async with client(emu) as c:
         await c.chat.completions.create(model="m", messages=MESSAGES)
 
 

@@ -8,25 +8,33 @@ import json
 import aiohttp
 import openai
 import pytest
+from _emu_log import LOG_FIELDS
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
+from canary import (
+    OPENAI_API_KEY,
+    SPARK_API_KEY,
+    SPARK_API_SECRET,
+    SPARK_APPID,
+    ZHIPUAI_API_KEY,
+    ZHIPUAI_SECRET,
+    assert_no_canary,
+)
 from polyteam.emulator import ChatRequest, Emulator, EmulatorThread, Reply
 from polyteam.emulator.signing import spark_sign_url
 
 MESSAGES = [{"role": "user", "content": "say hello"}]
 SPARK_FRAME = json.dumps(
     {
-        "header": {"app_id": "12345678"},
+        "header": {"app_id": SPARK_APPID},
         "parameter": {"chat": {"domain": "generalv3.5"}},
         "payload": {"message": {"text": [{"role": "user", "content": "hi"}]}},
     }
 )
 
 
-async def openai_call(
-    emu, model: str = "m", content: str = "say hello", key: str = "sk-test-key-123456"
-) -> str:
+async def openai_call(emu, model: str = "m", content: str = "say hello", key: str = OPENAI_API_KEY) -> str:
     async with openai.AsyncOpenAI(base_url=f"{emu.base_url}/v1", api_key=key, max_retries=0) as c:
         result = await c.chat.completions.create(model=model, messages=[{"role": "user", "content": content}])
     return result.choices[0].message.content
@@ -34,9 +42,9 @@ async def openai_call(
 
 async def test_log_file_has_one_json_line_per_request_and_no_secret(make_emulator, tmp_path):
     log = tmp_path / "emu.jsonl"
-    secret, key = "spark-secret-9999", "spark-key-9999"
+    secret, key = SPARK_API_SECRET, SPARK_API_KEY
     emu = make_emulator(log_path=log, credentials={"spark": {key: secret}})
-    await openai_call(emu, key="sk-very-secret-key-0001")
+    await openai_call(emu)
     async with connect(spark_sign_url(f"{emu.ws_url}/v3.5/chat", key, secret)) as ws:
         await ws.send(SPARK_FRAME)
         async for _ in ws:
@@ -45,7 +53,7 @@ async def test_log_file_has_one_json_line_per_request_and_no_secret(make_emulato
         aiohttp.ClientSession() as session,
         session.post(
             f"{emu.base_url}/api/paas/v4/chat/completions",
-            headers={"Authorization": "zid.zhipu-secret-777"},
+            headers={"Authorization": ZHIPUAI_API_KEY},
             json={"model": "glm-4", "messages": MESSAGES},
         ) as resp,
     ):
@@ -57,22 +65,11 @@ async def test_log_file_has_one_json_line_per_request_and_no_secret(make_emulato
     assert [line["protocol"] for line in lines] == ["openai", "spark", "zhipu"]
     assert lines == emu.requests
     for line in lines:
-        assert set(line) == {
-            "ts_start",
-            "ts_end",
-            "protocol",
-            "path",
-            "model",
-            "stream",
-            "status",
-            "fault",
-            "prompt_tokens",
-            "completion_tokens",
-            "tag",
-        }
+        assert set(line) == set(LOG_FIELDS)
         assert line["ts_end"] >= line["ts_start"] and line["status"] == 200 and line["completion_tokens"] > 0
-    for needle in ("sk-very-secret", secret, key, "authorization", "zhipu-secret-777"):
+    for needle in (OPENAI_API_KEY, secret, key, "authorization", ZHIPUAI_SECRET):
         assert needle not in text
+    assert_no_canary(text, "the emulator log")
 
 
 async def test_concurrency_is_measurable_per_model(make_emulator):
@@ -115,7 +112,7 @@ async def test_stop_releases_held_requests_quickly():
             session.post(
                 f"{emu.base_url}/v1/chat/completions",
                 json={"model": "m", "messages": MESSAGES},
-                headers={"Authorization": "Bearer k"},
+                headers={"Authorization": f"Bearer {OPENAI_API_KEY}"},
             )
         )
         assert await asyncio.to_thread(emu.log.wait_for, 1, 5.0, in_flight=True)
@@ -128,7 +125,7 @@ async def test_stop_releases_held_requests_quickly():
 
 async def test_stop_closes_a_held_spark_socket(make_emulator):
     emu = make_emulator(faults="timeout@spark")
-    async with connect(spark_sign_url(f"{emu.ws_url}/v3.5/chat", "k", "s")) as ws:
+    async with connect(spark_sign_url(f"{emu.ws_url}/v3.5/chat", SPARK_API_KEY, SPARK_API_SECRET)) as ws:
         await ws.send(SPARK_FRAME)
         assert await asyncio.to_thread(emu.wait_for_requests, 1, 5.0, in_flight=True)
         await asyncio.wait_for(asyncio.to_thread(emu.stop), 3)
@@ -157,7 +154,7 @@ async def test_a_failing_responder_becomes_the_protocols_internal_error(make_emu
     emu = make_emulator(responder=responder)
     with pytest.raises(openai.InternalServerError):
         await openai_call(emu)
-    async with connect(spark_sign_url(f"{emu.ws_url}/v3.5/chat", "k", "s")) as ws:
+    async with connect(spark_sign_url(f"{emu.ws_url}/v3.5/chat", SPARK_API_KEY, SPARK_API_SECRET)) as ws:
         await ws.send(SPARK_FRAME)
         frame = json.loads(await ws.recv())
     assert frame["header"]["code"] == 10012

@@ -9,9 +9,10 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosedError, ConnectionClosedOK, InvalidStatus
 
+from canary import SPARK_API_KEY, SPARK_API_SECRET, SPARK_APPID, assert_no_canary
 from polyteam.emulator.signing import spark_rfc1123, spark_sign_url
 
-KEY, SECRET = "spark-key-0001", "spark-secret-0001"
+KEY, SECRET = SPARK_API_KEY, SPARK_API_SECRET
 CREDENTIALS = {"spark": {KEY: SECRET}}
 LONG = "a reply long enough to be sent in several frames of text " * 4
 
@@ -19,7 +20,7 @@ LONG = "a reply long enough to be sent in several frames of text " * 4
 def request_frame(domain: str = "generalv3.5", content: str = "say hello", **chat) -> str:
     return json.dumps(
         {
-            "header": {"app_id": "12345678", "uid": "u1"},
+            "header": {"app_id": SPARK_APPID, "uid": "u1"},
             "parameter": {"chat": {"domain": domain, "temperature": 0.5, "max_tokens": 2048, **chat}},
             "payload": {
                 "message": {
@@ -92,6 +93,7 @@ async def test_handshake_failures_are_plain_http(make_emulator, secret, date_off
             pass
     response = info.value.response
     assert response.status_code == status and message in json.loads(response.body)["message"]
+    assert_no_canary(response.body, "the handshake's refusal")
     assert emu.requests[0]["status"] == status
 
 
@@ -142,6 +144,7 @@ async def test_auth_fault_fails_the_handshake(make_emulator):
         async with connect(url(emu)):
             pass
     assert info.value.response.status_code == 401
+    assert_no_canary(info.value.response.body, "the handshake's refusal")
     frames, _ = await exchange(url(emu), request_frame())
     assert frames[-1]["header"]["status"] == 2
     assert [r["fault"] for r in emu.requests] == ["auth", None]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from _emu_log import LOG_FIELDS
 
 from polyteam.emulator.faults import FaultPlan, FaultSpecError, parse_faults
 from polyteam.emulator.requestlog import RequestLog, max_overlap
@@ -116,19 +117,7 @@ def test_request_log_writes_json_lines(tmp_path):
     log.close()
     (line,) = (tmp_path / "sub" / "log.jsonl").read_text().splitlines()
     data = json.loads(line)
-    assert list(data) == [
-        "ts_start",
-        "ts_end",
-        "protocol",
-        "path",
-        "model",
-        "stream",
-        "status",
-        "fault",
-        "prompt_tokens",
-        "completion_tokens",
-        "tag",
-    ]
+    assert list(data) == list(LOG_FIELDS)
     assert data["ts_end"] >= data["ts_start"] and log.in_flight == 0 and log.records == [data]
 
 

@@ -10,15 +10,18 @@ import aiohttp
 import jwt
 import pytest
 
+from canary import ZHIPUAI_API_KEY, ZHIPUAI_ID, ZHIPUAI_SECRET, assert_no_canary
+
 PATH = "/api/paas/v4/chat/completions"
 BODY = {
     "model": "glm-4",
     "messages": [{"role": "system", "content": "s"}, {"role": "user", "content": "say hello"}],
 }
-CREDENTIALS = {"zhipu": {"myid": "mysecret"}}
+CREDENTIALS = {"zhipu": {ZHIPUAI_ID: ZHIPUAI_SECRET}}
+AUTH = f"Bearer {ZHIPUAI_API_KEY}"  # accepted by an emulator without credentials
 
 
-def token(key_id: str = "myid", secret: str = "mysecret", ttl_ms: int = 210_000) -> str:
+def token(key_id: str = ZHIPUAI_ID, secret: str = ZHIPUAI_SECRET, ttl_ms: int = 210_000) -> str:
     now = int(round(time.time() * 1000))
     with warnings.catch_warnings():  # the short test secret is fine here
         warnings.simplefilter("ignore", jwt.warnings.InsecureKeyLengthWarning)
@@ -40,7 +43,7 @@ async def post(emu, authorization: str | None, body: dict = BODY, prefix: str = 
 @pytest.mark.parametrize("form", ["bearer-jwt", "bare-jwt", "bearer-key", "bare-key"])
 async def test_accepts_bearer_and_bare_keys_and_jwts(make_emulator, form):
     emu = make_emulator(credentials=CREDENTIALS)
-    value = token() if form.endswith("jwt") else "myid.mysecret"
+    value = token() if form.endswith("jwt") else ZHIPUAI_API_KEY
     status, raw, _ = await post(emu, f"Bearer {value}" if form.startswith("bearer") else value)
     assert status == 200, raw
     data = json.loads(raw)
@@ -57,7 +60,7 @@ async def test_accepts_bearer_and_bare_keys_and_jwts(make_emulator, form):
         ({"secret": "wrong-secret"}, "1004"),
         ({"ttl_ms": -1000}, "1003"),
         ({"key_id": "other"}, "1002"),
-        ("myid.wrong", "1002"),
+        (f"{ZHIPUAI_ID}.wrong{ZHIPUAI_SECRET}", "1002"),  # holds the canary: an echo would be caught
     ],
 )
 async def test_bad_credentials_are_401_with_string_codes(make_emulator, authorization, code):
@@ -68,7 +71,8 @@ async def test_bad_credentials_are_401_with_string_codes(make_emulator, authoriz
     assert status == 401 and json.loads(raw) == {
         "error": {"code": code, "message": json.loads(raw)["error"]["message"]}
     }
-    assert "mysecret" not in raw and emu.requests[0]["status"] == 401
+    assert ZHIPUAI_SECRET not in raw and emu.requests[0]["status"] == 401
+    assert_no_canary(raw, "the 401 body")
 
 
 async def test_any_key_without_credentials(emulator):
@@ -77,7 +81,7 @@ async def test_any_key_without_credentials(emulator):
 
 
 async def test_stream_ends_with_finish_reason_and_usage_then_done(emulator):
-    status, raw, headers = await post(emulator, "Bearer k", {**BODY, "stream": True})
+    status, raw, headers = await post(emulator, AUTH, {**BODY, "stream": True})
     assert status == 200 and headers["Content-Type"].startswith("text/event-stream")
     events = [e for e in raw.split("\n\n") if e]
     assert events[-1] == "data: [DONE]"
@@ -105,21 +109,22 @@ async def test_stream_ends_with_finish_reason_and_usage_then_done(emulator):
 )
 async def test_error_faults_use_zhipu_codes(make_emulator, fault, status, code):
     emu = make_emulator(faults=f"{fault}@zhipu")
-    got_status, raw, _ = await post(emu, "Bearer k")
+    got_status, raw, _ = await post(emu, AUTH)
     assert got_status == status and json.loads(raw)["error"]["code"] == code
-    assert (await post(emu, "Bearer k"))[0] == 200
+    assert_no_canary(raw, f"the {fault} body")
+    assert (await post(emu, AUTH))[0] == 200
 
 
 async def test_midstream_error_chunk(make_emulator):
     emu = make_emulator(faults="midstream", responder=lambda req: "word " * 40)
-    status, raw, _ = await post(emu, "Bearer k", {**BODY, "stream": True})
+    status, raw, _ = await post(emu, AUTH, {**BODY, "stream": True})
     events = [e for e in raw.split("\n\n") if e]
     assert status == 200 and json.loads(events[-1].removeprefix("data: "))["error"]["code"] == "500"
     assert "[DONE]" not in raw
 
 
 async def test_response_format_and_bad_bodies(emulator):
-    status, _, _ = await post(emulator, "k", {**BODY, "response_format": {"type": "json_object"}})
+    status, _, _ = await post(emulator, ZHIPUAI_API_KEY, {**BODY, "response_format": {"type": "json_object"}})
     assert status == 200
-    status, raw, _ = await post(emulator, "k", {"messages": BODY["messages"]})
+    status, raw, _ = await post(emulator, ZHIPUAI_API_KEY, {"messages": BODY["messages"]})
     assert status == 400 and json.loads(raw)["error"]["code"] == "1214"

@@ -6,13 +6,16 @@ from typing import Any
 
 from pydantic import SecretStr
 
+import canary
 from polyteam.providers.base import Endpoint
 
-OPENAI_KEY = "sk-test-openai-0123456789abcdef"
-CLAUDE_KEY = "sk-ant-test-0123456789abcdef"
-ZHIPU_ID, ZHIPU_SECRET = "zhipuid42", "zhipusecret0123456789"
-SPARK_KEY, SPARK_SECRET, SPARK_APP = "sparkkey0123456789abcdef", "sparksecret0123456789abcdef", "12345678"
-KEYS = (OPENAI_KEY, CLAUDE_KEY, ZHIPU_SECRET, SPARK_KEY, SPARK_SECRET)
+# the canary secrets (tests/canary.py): a leak anywhere fails the suite, not just the test that looks
+OPENAI_KEY = canary.OPENAI_API_KEY
+CLAUDE_KEY = canary.ANTHROPIC_API_KEY
+ZHIPU_ID, ZHIPU_SECRET = canary.ZHIPUAI_ID, canary.ZHIPUAI_SECRET
+SPARK_KEY, SPARK_SECRET, SPARK_APP = canary.SPARK_API_KEY, canary.SPARK_API_SECRET, canary.SPARK_APPID
+OPEN_LLM_KEY = canary.OPEN_LLM_API_KEY
+KEYS = (OPENAI_KEY, CLAUDE_KEY, ZHIPU_SECRET, SPARK_KEY, SPARK_SECRET, OPEN_LLM_KEY)
 
 KINDS = ("openai", "claude", "zhipu", "spark")
 
@@ -28,7 +31,12 @@ def endpoint_for(kind: str, emu: Any, **overrides: Any) -> Endpoint:
             "api_key": OPENAI_KEY,
         }
     elif kind == "open_llm":
-        fields = {"llm": "llama", "base_url": f"{emu.base_url}/llama/v1", "model": "llama-3-8b"}
+        fields = {
+            "llm": "llama",
+            "base_url": f"{emu.base_url}/llama/v1",
+            "model": "llama-3-8b",
+            "api_key": OPEN_LLM_KEY,
+        }
     elif kind == "claude":
         fields = {
             "llm": "claude",

@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 from _provider_endpoints import endpoint_for
 
+from canary import assert_no_canary
 from polyteam.errors import (
     AuthError,
     BadRequestError,
@@ -76,3 +77,4 @@ async def test_spark_domain_not_matching_the_url_is_a_bad_request(emulator: Any)
     with pytest.raises(BadRequestError) as info:
         await provider.complete([Message("user", "hi")], CallOptions())
     assert info.value.code == "10005"
+    assert_no_canary(str(info.value), "the BadRequestError text")

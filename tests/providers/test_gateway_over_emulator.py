@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from _provider_endpoints import endpoint_for
 
+from canary import assert_no_canary
 from polyteam.errors import FallbackExhaustedError, QuotaExhaustedError, ServerError
 from polyteam.gateway import Gateway
 from polyteam.providers.base import Endpoint, Message
@@ -89,6 +90,7 @@ async def test_every_llm_failing_reports_each_error(make_emulator: Any) -> None:
     finally:
         await gateway.aclose()
     assert [type(e) for e in info.value.errors] == [ServerError, ServerError]
+    assert_no_canary(str(info.value), "the FallbackExhaustedError text")
     assert await asyncio.to_thread(by_model, emu, 6) == {"claude-3-5-sonnet": 3, "generalv3.5": 3}
 
 
@@ -96,10 +98,11 @@ async def test_zhipu_quota_with_http_429_is_not_retried(make_emulator: Any) -> N
     emu = make_emulator(faults="quota")
     gateway = Gateway(Router(endpoint_for("zhipu", emu)), sleep=Sleeps())
     try:
-        with pytest.raises(QuotaExhaustedError):
+        with pytest.raises(QuotaExhaustedError) as info:
             await gateway.ask("Engineer", "WriteCode", MESSAGES)
     finally:
         await gateway.aclose()
+    assert_no_canary(str(info.value), "the QuotaExhaustedError text")
     assert await asyncio.to_thread(by_model, emu, 1) == {"glm-4": 1}
 
 

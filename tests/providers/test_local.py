@@ -19,6 +19,7 @@ from typing import Annotated, Literal
 import pytest
 from pydantic import BaseModel, Field, SecretStr
 
+from canary import OPEN_LLM_API_KEY, assert_no_canary
 from polyteam.errors import AuthError, ConfigError, ProviderError
 from polyteam.providers import make_provider
 from polyteam.providers._llama_server import (
@@ -234,13 +235,14 @@ async def test_llama_cpp_server_as_a_third_party_open_llm_endpoint(shared_server
     assert isinstance(items[-1], Completion) and items[-1].output_tokens > 0
     FileChoice.model_validate_json(schema_reply.text)
 
-    wrong_key = make_provider(dataclasses.replace(endpoint, api_key=SecretStr("not-the-key")))
+    wrong_key = make_provider(dataclasses.replace(endpoint, api_key=SecretStr(OPEN_LLM_API_KEY)))
     try:
         with pytest.raises(AuthError) as info:
             await wrong_key.complete(HELLO, CallOptions(max_tokens=4))
     finally:
         await wrong_key.aclose()
-    assert info.value.status == 401 and "not-the-key" not in str(info.value)
+    assert info.value.status == 401 and OPEN_LLM_API_KEY not in str(info.value)
+    assert_no_canary(str(info.value), "the AuthError text")
 
 
 @needs_model

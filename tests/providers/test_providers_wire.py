@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from _provider_endpoints import KEYS, KINDS, endpoint_for
 
+from canary import assert_no_canary
 from polyteam.errors import (
     AuthError,
     BadRequestError,
@@ -120,6 +121,7 @@ async def test_error_faults_map_to_one_class_naming_the_endpoint_never_the_key(
     text = str(error)
     assert endpoint.llm in text and endpoint.base_url in text and "\n" not in text
     assert not any(key in text for key in KEYS)
+    assert_no_canary(text, f"the {type(error).__name__} text")
     assert len(await logged_requests(emu)) == 1  # one attempt: the SDKs' own retries are off
 
 

@@ -10,6 +10,7 @@ import jwt
 import pytest
 from _provider_endpoints import SPARK_SECRET, ZHIPU_ID, ZHIPU_SECRET, endpoint_for, verifying_credentials
 
+from canary import assert_no_canary
 from polyteam.errors import AuthError
 from polyteam.providers._signing import (
     ZhipuToken,
@@ -102,6 +103,7 @@ async def test_a_wrong_secret_is_an_auth_error(kind: str, make_emulator: Any) ->
         and ZHIPU_SECRET not in str(info.value)
         and SPARK_SECRET not in str(info.value)
     )
+    assert_no_canary(str(info.value), "the AuthError text")
 
 
 async def test_a_spark_clock_off_by_an_hour_is_refused_as_auth(make_emulator: Any) -> None:
@@ -110,13 +112,15 @@ async def test_a_spark_clock_off_by_an_hour_is_refused_as_auth(make_emulator: An
     with pytest.raises(AuthError) as info:
         await provider.complete(MESSAGES, CallOptions())
     assert info.value.status == 403
+    assert_no_canary(str(info.value), "the AuthError text")
 
 
 async def test_an_expired_zhipu_token_from_a_slow_clock_is_refused(make_emulator: Any) -> None:
     emu = make_emulator(credentials=verifying_credentials())
     provider = ZhipuProvider(endpoint_for("zhipu", emu), clock=lambda: time.time() - 3600)
     try:
-        with pytest.raises(AuthError):
+        with pytest.raises(AuthError) as info:
             await provider.complete(MESSAGES, CallOptions())
     finally:
         await provider.aclose()
+    assert_no_canary(str(info.value), "the AuthError text")

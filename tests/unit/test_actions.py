@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+from _fake_gateway import Ask, FakeAnswer, ScriptedGateway
 
 from polyteam.actions.base import REASK_TEMPLATE, outline_code
 from polyteam.actions.structured import call_options, run_action
@@ -17,7 +18,7 @@ from polyteam.actions.write_design import Design, WriteDesign
 from polyteam.actions.write_prd import PRD, WritePRD
 from polyteam.actions.write_tasks import Tasks, WriteTasks
 from polyteam.errors import MalformedReplyError, ServerError
-from polyteam.providers.base import CallOptions, Completion, Endpoint, Message
+from polyteam.providers.base import Completion, Endpoint
 
 # --- fixtures: a fixed context ----------------------------------------------------------------
 
@@ -64,23 +65,6 @@ def ctx() -> dict[str, Any]:
 # --- a scripted gateway -----------------------------------------------------------------------
 
 
-@dataclass
-class FakeAnswer:
-    completion: Completion
-    llm: str
-    endpoint: Endpoint | None = None
-
-
-@dataclass
-class Ask:
-    role: str
-    action: str
-    messages: list[Message]
-    options: CallOptions
-    llm: str | None
-    on_delta: Any
-
-
 def _endpoint(llm: str, *, tiny: bool = False, kind: str = "openai") -> Endpoint:
     return Endpoint(llm=llm, kind=kind, base_url="http://127.0.0.1:1/v1", model=llm, tiny=tiny)  # type: ignore[arg-type]
 
@@ -104,7 +88,7 @@ class FakeRouter:
 
 
 @dataclass
-class FakeGateway:
+class FakeGateway(ScriptedGateway):
     """Replies from a queue; each item is a text (answered by the LLM asked) or (llm, text)."""
 
     replies: list[Any]
@@ -112,23 +96,12 @@ class FakeGateway:
     router: FakeRouter | None = None
     asks: list[Ask] = field(default_factory=list)
 
-    def chain(self, role: str, action: str) -> list[str]:
-        return list(self.llms)
-
-    async def ask(
-        self,
-        role: str,
-        action: str,
-        messages: list[Message],
-        options: CallOptions | None = None,
-        on_delta: Any = None,
-        llm: str | None = None,
-    ) -> FakeAnswer:
-        self.asks.append(Ask(role, action, list(messages), options or CallOptions(), llm, on_delta))
+    def reply(self, ask: Ask) -> FakeAnswer:
+        self.asks.append(ask)
         item = self.replies.pop(0)
         if isinstance(item, BaseException):
             raise item
-        served, text = item if isinstance(item, tuple) else (llm or self.llms[0], item)
+        served, text = item if isinstance(item, tuple) else (ask.llm or self.llms[0], item)
         return FakeAnswer(Completion(text, input_tokens=10, output_tokens=5, model=served), served)
 
 

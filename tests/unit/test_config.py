@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 
+import canary
+from canary import assert_no_canary
 from polyteam.config import LocalSupport, load_settings, read_config_files, validate
 from polyteam.config.loading import find_config_dir
 from polyteam.errors import ConfigError
@@ -14,9 +16,14 @@ from polyteam.redact import redact
 
 NO_LOCAL = lambda: LocalSupport(bundled_gguf=None, has_xllamacpp=False)  # noqa: E731
 
-OPENAI = 'OPENAI_API_KEY: "sk-test-openai-000000000000"\n'
-ZHIPU_KEY = "0123456789abcdef.zhipuSecretPart0000"
-SPARK = 'SPARK_APPID: "ab12cd34"\nSPARK_API_SECRET: "sparkSecretValue0000"\nSPARK_API_KEY: "sparkKeyValue00000000"\n'
+# keys are the canaries (tests/canary.py) unless a test is about a key's form
+OPENAI = f'OPENAI_API_KEY: "{canary.OPENAI_API_KEY}"\n'
+ZHIPU_KEY = canary.ZHIPUAI_API_KEY
+SPARK = (
+    f'SPARK_APPID: "ab12cd34"\nSPARK_API_SECRET: "{canary.SPARK_API_SECRET}"\n'
+    f'SPARK_API_KEY: "{canary.SPARK_API_KEY}"\n'
+)
+CLAUDE = f'ANTHROPIC_API_KEY: "{canary.ANTHROPIC_API_KEY}"\n'
 
 
 def write(folder: Path, config: str | None = None, multi: str | None = None) -> Path:
@@ -33,6 +40,7 @@ def issues_of(folder: Path, environ: dict[str, str] | None = None, probe=NO_LOCA
         load_settings(folder, environ or {}, probe=probe)
     lines = [str(i) for i in info.value.issues]
     assert lines, "a ConfigError must carry at least one issue"
+    assert_no_canary("\n".join(lines), "the ConfigError issues")
     return lines
 
 
@@ -51,7 +59,7 @@ def test_openai_from_config_yaml_is_the_default(tmp_path: Path) -> None:
     default = settings.router.default
     assert (default.llm, default.kind, default.model) == ("openai", "openai", "gpt-4o-mini")
     assert default.base_url == "https://api.openai.com/v1"
-    assert default.api_key is not None and default.api_key.get_secret_value() == "sk-test-openai-000000000000"
+    assert default.api_key is not None and default.api_key.get_secret_value() == canary.OPENAI_API_KEY
     assert settings.router.routing_on is False
     assert settings.config_dir == tmp_path
 
@@ -69,7 +77,7 @@ def test_environment_overrides_every_key(tmp_path: Path) -> None:
 
 
 def test_env_alone_configures_without_config_files(tmp_path: Path) -> None:
-    settings = load_settings(tmp_path, {"Anthropic_API_KEY": "sk-ant-envkey000000"}, probe=NO_LOCAL)
+    settings = load_settings(tmp_path, {"Anthropic_API_KEY": canary.ANTHROPIC_API_KEY}, probe=NO_LOCAL)
     assert settings.router.default.llm == "claude"
     assert settings.router.default.base_url == "https://api.anthropic.com"
 
@@ -91,7 +99,7 @@ def test_spark_placeholders_leave_spark_unconfigured(tmp_path: Path) -> None:
 def test_default_order_openai_claude_spark_zhipu_open_llm(tmp_path: Path) -> None:
     blocks = [
         ("openai", OPENAI),
-        ("claude", 'ANTHROPIC_API_KEY: "sk-ant-x0000000"\n'),
+        ("claude", CLAUDE),
         ("spark", SPARK),
         ("zhipu", f'ZHIPUAI_API_KEY: "{ZHIPU_KEY}"\n'),
         ("open_llm", 'OPEN_LLM_API_BASE: "http://127.0.0.1:1/v1"\nOPEN_LLM_API_MODEL: "m"\n'),
@@ -123,7 +131,9 @@ def test_spark_domain_that_does_not_match_the_url(tmp_path: Path) -> None:
 
 
 def test_claude_base_loses_trailing_v1(tmp_path: Path) -> None:
-    config = 'Anthropic_API_KEY: "sk-ant-x0000000"\nANTHROPIC_API_BASE: "http://127.0.0.1:5/v1/"\n'
+    config = (
+        f'Anthropic_API_KEY: "{canary.ANTHROPIC_API_KEY}"\nANTHROPIC_API_BASE: "http://127.0.0.1:5/v1/"\n'
+    )
     assert (
         load_settings(write(tmp_path, config), {}, probe=NO_LOCAL).router.default.base_url
         == "http://127.0.0.1:5"
@@ -226,7 +236,7 @@ def test_tabs_are_explained(tmp_path: Path) -> None:
 
 
 def test_parse_error_never_echoes_the_line(tmp_path: Path) -> None:
-    secret = "sk-supersecretvalue12345"
+    secret = canary.OPENAI_API_KEY
     lines = issues_of(write(tmp_path, f'OPENAI_API_KEY: "{secret}\n  bad: [\n'))
     assert not any(secret in line for line in lines)
     assert any("config.yaml" in line and "line" in line for line in lines)
@@ -325,7 +335,7 @@ def test_every_problem_in_one_pass(tmp_path: Path) -> None:
 
 def test_validate_is_pure_over_files_and_environ(tmp_path: Path) -> None:
     files = read_config_files(write(tmp_path, "", "Architect: claude\n"), {})
-    assert validate(files, {"Anthropic_API_KEY": "sk-ant-1234567890"}, probe=NO_LOCAL) == []
+    assert validate(files, {"Anthropic_API_KEY": canary.ANTHROPIC_API_KEY}, probe=NO_LOCAL) == []
     issues = validate(files, {}, probe=NO_LOCAL)
     assert any("Anthropic_API_KEY" in str(i) for i in issues)
 

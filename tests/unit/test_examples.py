@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 
+import canary
+from canary import assert_no_canary
 from polyteam.config import LocalSupport, load_settings
 from polyteam.errors import ConfigError
 
@@ -115,12 +117,18 @@ def test_seed_fifth_example_routes() -> None:
 
 def test_seed_fifth_example_verbatim_says_the_entries_are_not_indented(tmp_path: Path) -> None:
     (tmp_path / "multi_llm_config.yaml").write_text(SEED_FIFTH_VERBATIM)
+    # the example's four providers, with the canary keys
     (tmp_path / "config.yaml").write_text(
-        (EXAMPLES / "providers-and-open-models" / "config.yaml").read_text()
+        f'OPENAI_API_KEY: "{canary.OPENAI_API_KEY}"\nAnthropic_API_KEY: "{canary.ANTHROPIC_API_KEY}"\n'
+        f'SPARK_APPID : "{canary.SPARK_APPID}"\nSPARK_API_SECRET : "{canary.SPARK_API_SECRET}"\n'
+        f'SPARK_API_KEY : "{canary.SPARK_API_KEY}"\nDOMAIN : "generalv2"\n'
+        'SPARK_URL : "ws://spark-api.xf-yun.com/v2.1/chat"\n'
+        f'ZHIPUAI_API_KEY: "{canary.ZHIPUAI_API_KEY}"\n'
     )
     with pytest.raises(ConfigError) as info:
         load_settings(tmp_path, {}, probe=NO_LOCAL)
     lines = [str(i) for i in info.value.issues]
+    assert_no_canary("\n".join(lines), "the ConfigError issues")
     assert len(lines) == 4, lines
     for name in ("deepseek-llm-67b-chat", "Llama-2-13b-chat-hf", "baichuan2-13b", "chatglm3-6b"):
         assert any(

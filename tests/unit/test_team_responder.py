@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+from _fake_gateway import Ask, FakeAnswer, ScriptedGateway
 
 from polyteam.actions.structured import run_action
 from polyteam.actions.write_code import WriteCode
@@ -21,17 +22,11 @@ from polyteam.actions.write_prd import PRD, WritePRD
 from polyteam.actions.write_tasks import Tasks, WriteTasks
 from polyteam.emulator.responders import ChatRequest, Reply
 from polyteam.emulator.team_responder import make_responder, make_team_responder, plan_files, project_name_for
-from polyteam.providers.base import CallOptions, Completion, Message
+from polyteam.providers.base import Completion
 
 
 @dataclass
-class _Answer:
-    completion: Completion
-    llm: str
-
-
-@dataclass
-class ResponderGateway:
+class ResponderGateway(ScriptedGateway):
     """Hands each ask to the responder, as the emulator would; records tags."""
 
     responder: Any
@@ -39,20 +34,10 @@ class ResponderGateway:
     model: str = "any-model"
     tags: list[str] = field(default_factory=list)
     prompt_chars: list[tuple[str, int]] = field(default_factory=list)
+    llms: list[str] = field(default_factory=lambda: ["emu"])
 
-    def chain(self, role: str, action: str) -> list[str]:
-        return ["emu"]
-
-    async def ask(
-        self,
-        role: str,
-        action: str,
-        messages: list[Message],
-        options: CallOptions | None = None,
-        on_delta: Any = None,
-        llm: str | None = None,
-    ) -> _Answer:
-        options = options or CallOptions()
+    def reply(self, ask: Ask) -> FakeAnswer:
+        messages, options = ask.messages, ask.options
         req = ChatRequest(
             protocol=self.protocol,
             model=self.model,
@@ -67,7 +52,7 @@ class ResponderGateway:
             text = text[: options.max_tokens * 4]
         self.tags.append(reply.tag or "")
         self.prompt_chars.append((reply.tag or "", sum(len(m.content) for m in messages)))
-        return _Answer(Completion(text, 1, 1, self.model), "emu")
+        return FakeAnswer(Completion(text, 1, 1, self.model), "emu")
 
 
 @dataclass
