@@ -134,6 +134,69 @@ def move_project_dir(current: Path, workdir: Path, name: str, *, overwrite: bool
     return target
 
 
+#: files a model cannot write as text (images, audio, archives, binaries): planned, never requested
+BINARY_SUFFIXES = frozenset(
+    [
+        ".png",
+        ".jpg",
+        ".jpeg",
+        ".gif",
+        ".bmp",
+        ".ico",
+        ".webp",
+        ".tif",
+        ".tiff",
+        ".psd",
+        ".mp3",
+        ".wav",
+        ".ogg",
+        ".flac",
+        ".mp4",
+        ".avi",
+        ".mov",
+        ".mkv",
+        ".zip",
+        ".tar",
+        ".gz",
+        ".tgz",
+        ".bz2",
+        ".xz",
+        ".7z",
+        ".rar",
+        ".pdf",
+        ".exe",
+        ".dll",
+        ".so",
+        ".dylib",
+        ".bin",
+        ".o",
+        ".a",
+        ".pyc",
+        ".class",
+        ".jar",
+        ".db",
+        ".sqlite",
+        ".sqlite3",
+        ".ttf",
+        ".otf",
+        ".woff",
+        ".woff2",
+        ".eot",
+        ".npy",
+        ".pkl",
+        ".pickle",
+        ".h5",
+        ".onnx",
+        ".gguf",
+    ]
+)
+
+
+def is_binary_asset(name: str) -> bool:
+    """Whether `name` is a binary asset (by its suffix): a model writes text, so it is not requested."""
+    return PurePosixPath(name.replace("\\", "/")).suffix.lower() in BINARY_SUFFIXES
+
+
 def check_relative_path(name: str) -> PurePosixPath:
     """Validate a file name a model produced and return it as a clean relative POSIX path.
 

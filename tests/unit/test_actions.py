@@ -489,3 +489,12 @@ async def test_tiny_and_local_endpoints_get_caps_and_sampling() -> None:
 def test_call_options_without_a_router() -> None:
     options = call_options(WriteCode(), None)
     assert options.max_tokens == WriteCode.max_tokens and options.json_schema is not None
+
+
+def test_write_code_schema_rules_out_an_empty_file() -> None:
+    # sent to constrained decoders (llama.cpp): a tiny model cannot close the code string at once
+    from polyteam.actions.write_code import MIN_CODE_CHARS, WriteCode
+
+    schema = WriteCode().json_schema()
+    assert schema["required"] == ["code"]
+    assert schema["properties"]["code"]["minLength"] == MIN_CODE_CHARS > 0

@@ -278,6 +278,16 @@ async def test_unsafe_file_names_are_reported_and_nothing_is_written_outside(tmp
     assert outside == set()
 
 
+async def test_binary_assets_in_the_plan_are_noted_and_never_requested(tmp_path: Path) -> None:
+    gw = FakeGateway([("assets/logo.png", []), ("sound.WAV", []), ("main.py", ["assets/logo.png"])])
+    path, summary = await run(make_team(gw, review_k=0), tmp_path)
+    assert summary.status == "done", summary.error
+    assert [c.key for c in gw.calls if c.action == "WriteCode"] == ["WriteCode:main.py"]
+    assert {name for name, _ in summary.skipped} == {"assets/logo.png", "sound.WAV"}
+    assert not (path / "assets").exists() and (path / "main.py").is_file()
+    assert "`assets/logo.png`" in (path / "README.md").read_text()
+
+
 async def test_lbtm_writes_the_corrected_file_and_reviews_it_again(tmp_path: Path) -> None:
     gw = FakeGateway([("a.py", []), ("b.py", [])], reviews={"a.py": ["LBTM", "LGTM"], "b.py": ["LGTM"]})
     path, summary = await run(make_team(gw, review_k=2), tmp_path)

@@ -16,6 +16,7 @@ from polyteam.workspace import (
     atomic_write_bytes,
     check_relative_path,
     create_project_dir,
+    is_binary_asset,
     move_project_dir,
     requirement_slug,
     sanitize_project_name,
@@ -249,3 +250,12 @@ async def test_checkpoints_never_go_back_and_piled_up_saves_are_coalesced(
     assert ws.load_state()["n"] == 4
     ws.save_state({"version": 1, "n": 5})  # the blocking save (the interrupt path) takes the same turn
     assert written == [1, 4, 5] and ws.load_state()["n"] == 5
+
+
+@pytest.mark.parametrize(
+    ("name", "binary"),
+    [("img/logo.PNG", True), ("a.tar.gz", True), ("model.gguf", True), ("main.py", False),
+     ("data.json", False), ("icon.svg", False), ("Makefile", False)],
+)  # fmt: skip
+def test_binary_assets_are_told_by_their_suffix(name: str, binary: bool) -> None:
+    assert is_binary_asset(name) is binary

@@ -69,6 +69,10 @@ DEPENDENCY_HEAD = "Files it depends on:\n"
 _MAX_QUOTE = 1500
 
 
+#: the shortest `code` the JSON schema admits (a real file is longer; this only rules out "")
+MIN_CODE_CHARS = 16
+
+
 class CodeFile(OutputModel):
     """One source file."""
 
@@ -139,6 +143,14 @@ class WriteCode(Action):
     output_model: ClassVar[type[OutputModel]] = CodeFile
     max_tokens: ClassVar[int] = 3000
     tiny_max_tokens: ClassVar[int] = 400
+
+    def build_json_schema(self) -> dict[str, Any]:
+        # constrained decoders (llama.cpp) otherwise let a weak model close the string at once:
+        # an empty file is never a valid answer
+        schema = super().build_json_schema()
+        schema["properties"]["code"]["minLength"] = MIN_CODE_CHARS
+        schema["required"] = ["code"]
+        return schema
 
     def build_messages(self, *, tiny: bool = False, **inputs: Any) -> list[Message]:
         design: Design = as_model(inputs["design"], Design)

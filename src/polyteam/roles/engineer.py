@@ -19,7 +19,7 @@ from polyteam.team.context import RunContext, RunStopped
 from polyteam.team.dag import FilePlan, normalize_file, plan_files
 from polyteam.team.message import TeamMessage
 from polyteam.team.role import Role
-from polyteam.workspace import check_relative_path
+from polyteam.workspace import check_relative_path, is_binary_asset
 
 _ENTRY_POINTS = ("main.py", "app.py", "cli.py", "run.py", "manage.py", "server.py", "index.js", "main.js")
 
@@ -57,7 +57,7 @@ def readme_markdown(prd: Any, design: Any, tasks: Any, files: list[str], skipped
         lines.append(f"| `{f}` | {text} |")
     lines.append("")
     if skipped:
-        lines += ["Not written (unsafe file names): " + ", ".join(f"`{s}`" for s in skipped), ""]
+        lines += ["Not written (unsafe names or binary assets): " + ", ".join(f"`{s}`" for s in skipped), ""]
     lines += ["## Setup", "", "```sh", "python -m venv .venv && . .venv/bin/activate"]
     if tasks.required_packages:
         lines.append("pip install -r requirements.txt")
@@ -98,17 +98,21 @@ class Engineer(Role):
             ctx.note(self.name, f"dependency plan: {line}")
 
         files: list[str] = []
-        unsafe: list[str] = []
+        not_written: list[str] = []
         for f in plan.files:
             try:
                 check_relative_path(f)
                 ctx.workspace.resolve(f)
             except UnsafePathError as exc:
-                ctx.skipped.append((f, str(exc)))
-                ctx.emit("skipped", self.name, detail=str(exc))
-                unsafe.append(f)
+                why = str(exc)
             else:
-                files.append(f)
+                if not is_binary_asset(f):
+                    files.append(f)
+                    continue
+                why = "a binary asset, not source text: not requested from the model"
+            ctx.skipped.append((f, why))
+            ctx.emit("skipped", self.name, detail=why)
+            not_written.append(f)
 
         code: dict[str, str] = {}
         written = {f: asyncio.Event() for f in files}
@@ -137,7 +141,7 @@ class Engineer(Role):
             raise RunStopped
         if "README.md" not in files and prd_msg is not None:
             await ctx.awrite(
-                self.name, "README.md", readme_markdown(prd_msg.content, design, tasks, files, unsafe)
+                self.name, "README.md", readme_markdown(prd_msg.content, design, tasks, files, not_written)
             )
 
     async def _review(
