@@ -52,6 +52,9 @@ _CODES: dict[int, type[ProviderError]] = {
 _SMALL_DOMAINS = {"general", "lite", "pro-128k"}
 _UID = "polyteam"
 
+#: how long closing may take once a call is over or cancelled (websockets waits 10 s by default)
+CLOSE_TIMEOUT_S = 1.0
+
 
 class SparkFrameError(Exception):
     """An error frame from the server; turned into a polyteam error by `_map_error`."""
@@ -120,6 +123,8 @@ class SparkProvider:
         url = spark_signed_url(self.endpoint.base_url, self._api_key, self._api_secret, self._clock())
         kwargs: dict[str, Any] = {
             "open_timeout": self.endpoint.timeout or DEFAULT_TIMEOUT_S,
+            # a cancelled call (a timeout) must not wait 10 s for a silent server's close frame
+            "close_timeout": CLOSE_TIMEOUT_S,
             "max_size": None,
         }
         if self.endpoint.proxy:
