@@ -20,6 +20,7 @@ pytestmark = pytest.mark.skipif(
 
 
 async def test_a_prompt_over_the_context_size_is_context_too_long_not_a_bad_request() -> None:
+    # longer than any n_ctx a test uses (4096), in case a server for the same GGUF is already shared
     assert BUNDLED is not None
     server = acquire_server(ServerSettings(BUNDLED, n_ctx=512, alias="smollm2-135m"))
     endpoint = Endpoint(
@@ -32,7 +33,7 @@ async def test_a_prompt_over_the_context_size_is_context_too_long_not_a_bad_requ
     provider = make_provider(endpoint)
     try:
         with pytest.raises(ContextTooLongError) as info:
-            await provider.complete([Message("user", "snake " * 2000)], CallOptions(max_tokens=8))
+            await provider.complete([Message("user", "snake " * 6000)], CallOptions(max_tokens=8))
     finally:
         await provider.aclose()
         release_server(server)

@@ -2,7 +2,7 @@
 
 Owns: `Action` (name, role, output model, token caps, `build_messages`, `parse`), `ActionResult`,
 `OutputModel` (key normalisation: "Product Goals" -> product_goals), coercing field types
-(`StrList`, `Text`, `Mermaid`, `FileList`, `DepList`), the re-ask template, and `outline_code`
+(`StrList`, `Text`, `Mermaid`, `FileList`, `DepList`, `as_code_text`), the re-ask template, and `outline_code`
 (the signatures of a dependency, for prompts that need its interface but not its body).
 Running an action against the gateway (re-ask, fallback) lives in `polyteam.actions.structured`;
 each action's prompt text lives in its own module.
@@ -37,6 +37,7 @@ __all__ = [
     "summarise_validation_error",
     "clean_path",
     "strip_fence",
+    "as_code_text",
 ]
 
 #: appended as a user message when a reply did not validate (the system message is unchanged,
@@ -96,6 +97,20 @@ def strip_fence(text: str) -> str:
     """The body of a text that is one fenced block as a whole (```lang ... ```), else the text."""
     m = _FENCED.match(text)
     return m.group(1) if m else text
+
+
+def as_code_text(value: Any) -> Any:
+    """A whole file's code as models write it: lines joined, one enclosing fence stripped, a final
+    newline added; "" when it holds nothing. Anything else is left for validation to reject."""
+    if isinstance(value, list):
+        value = "\n".join(str(v) for v in value)
+    if isinstance(value, str):
+        value = strip_fence(value)
+        if not value.strip():
+            return ""
+        if not value.endswith("\n"):
+            value += "\n"
+    return value
 
 
 def _as_mermaid(value: Any) -> Any:

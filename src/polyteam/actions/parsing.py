@@ -243,64 +243,57 @@ class _Parser:
             return _LITERALS[m.group(0)]
         raise _Unparsable(f"unexpected {ch!r} at {self.pos}")
 
+    def cut_off(self) -> bool:
+        """Skip space; True (the tail closed) when the text ends here."""
+        self.skip_space()
+        if self.at_end():
+            self.fix("truncated tail closed")
+            return True
+        return False
+
     def obj(self, depth: int) -> dict[str, Any]:
         self.pos += 1  # {
         out: dict[str, Any] = {}
-        while True:
-            self.skip_space()
-            if self.at_end():
-                self.fix("truncated tail closed")
-                return out
-            ch = self.text[self.pos]
-            if ch == "}":
-                self.pos += 1
-                return out
-            if ch == ",":
-                self.pos += 1
-                self.fix("stray commas removed")
-                continue
+        while self.member_follows("}"):
             key = self.key()
-            self.skip_space()
-            if self.at_end():
-                self.fix("truncated tail closed")
+            if self.cut_off():
                 return out
             if self.text[self.pos] in ":=":
                 self.pos += 1
             else:
                 raise _Unparsable(f"expected ':' after key at {self.pos}")
-            self.skip_space()
-            if self.at_end():
-                self.fix("truncated tail closed")
+            if self.cut_off():
                 return out
             out[key] = self.value(depth + 1)
             if not self.after_member("}"):
-                return out
+                break
+        return out
 
     def arr(self, depth: int) -> list[Any]:
         self.pos += 1  # [
         out: list[Any] = []
-        while True:
-            self.skip_space()
-            if self.at_end():
-                self.fix("truncated tail closed")
-                return out
-            ch = self.text[self.pos]
-            if ch == "]":
-                self.pos += 1
-                return out
-            if ch == ",":
-                self.pos += 1
-                self.fix("stray commas removed")
-                continue
+        while self.member_follows("]"):
             out.append(self.value(depth + 1))
             if not self.after_member("]"):
-                return out
+                break
+        return out
+
+    def member_follows(self, closer: str) -> bool:
+        """Skip stray commas; False when the container ends here (its `closer`, or the text's end)."""
+        while not self.cut_off():
+            ch = self.text[self.pos]
+            if ch == closer:
+                self.pos += 1
+                return False
+            if ch != ",":
+                return True
+            self.pos += 1
+            self.fix("stray commas removed")
+        return False
 
     def after_member(self, closer: str) -> bool:
         """Consume the separator after a member; False when the container was closed (or cut off)."""
-        self.skip_space()
-        if self.at_end():
-            self.fix("truncated tail closed")
+        if self.cut_off():
             return False
         ch = self.text[self.pos]
         if ch == ",":
@@ -410,23 +403,28 @@ class _Parser:
             self.pos += 2
             return simple[code]
         if code == "u":
-            digits = text[self.pos + 2 : self.pos + 6]
-            if len(digits) == 4 and all(c in "0123456789abcdefABCDEF" for c in digits):
+            high = _hex4(text, self.pos + 2)
+            if high is not None:
                 self.pos += 6
-                char = chr(int(digits, 16))
                 # a surrogate pair written as two escapes
-                if 0xD800 <= ord(char) <= 0xDBFF and text.startswith("\\u", self.pos):
-                    low = text[self.pos + 2 : self.pos + 6]
-                    if len(low) == 4 and all(c in "0123456789abcdefABCDEF" for c in low):
-                        low_cp = int(low, 16)
-                        if 0xDC00 <= low_cp <= 0xDFFF:
-                            self.pos += 6
-                            return chr(0x10000 + ((ord(char) - 0xD800) << 10) + (low_cp - 0xDC00))
-                return char
+                if 0xD800 <= high <= 0xDBFF and text.startswith("\\u", self.pos):
+                    low = _hex4(text, self.pos + 2)
+                    if low is not None and 0xDC00 <= low <= 0xDFFF:
+                        self.pos += 6
+                        return chr(0x10000 + ((high - 0xD800) << 10) + (low - 0xDC00))
+                return chr(high)
         # an invalid escape such as \d in a regex: keep it literally
         self.fix("invalid escapes kept")
         self.pos += 2
         return "\\" + code
+
+
+def _hex4(text: str, start: int) -> int | None:
+    """The code point of the four hex digits at `start` (a `\\uXXXX` escape's), or None."""
+    digits = text[start : start + 4]
+    if len(digits) == 4 and all(c in "0123456789abcdefABCDEF" for c in digits):
+        return int(digits, 16)
+    return None
 
 
 def _to_number(token: str) -> int | float:

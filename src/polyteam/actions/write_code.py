@@ -1,6 +1,7 @@
 """WriteCode (Engineer): one complete source file (`CodeFile`).
 
-Owns the code prompt and `CodeFile`. The prompt holds only what this file needs: the design's
+Owns the code prompt, `CodeFile`, and `FileBrief` (what the prompts about one file, this one's and
+WriteCodeReview's, know of it). The prompt holds only what this file needs: the design's
 approach and the part of its class diagram this file touches, this file's logic analysis, the
 shared knowledge, and the code of ONLY the files it depends on (outlines for tiny models), so
 prompts do not grow with the number of files already written and calls stay independent.
@@ -9,11 +10,12 @@ prompts do not grow with the number of files already written and calls stay inde
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from pydantic import field_validator
 
-from polyteam.actions.base import Action, OutputModel, as_model, outline_code, strip_fence
+from polyteam.actions.base import Action, OutputModel, as_code_text, as_model, outline_code
 from polyteam.actions.parsing import extract_code_block
 from polyteam.actions.write_design import Design
 from polyteam.actions.write_tasks import Tasks
@@ -89,14 +91,9 @@ class CodeFile(OutputModel):
     @field_validator("code", mode="before")
     @classmethod
     def _code(cls, value: Any) -> Any:
-        if isinstance(value, list):
-            value = "\n".join(str(v) for v in value)
-        if isinstance(value, str):
-            value = strip_fence(value)
-            if not value.strip():
-                raise ValueError("code is empty; write the whole file")
-            if not value.endswith("\n"):
-                value += "\n"
+        value = as_code_text(value)
+        if value == "":
+            raise ValueError("code is empty; write the whole file")
         return value
 
     def to_markdown(self) -> str:
@@ -137,6 +134,48 @@ def interface_names(filename: str, description: str, deps: list[str]) -> list[st
     return stems + words
 
 
+@dataclass(frozen=True)
+class FileBrief:
+    """What the prompts about one file (WriteCode, WriteCodeReview) know of it, from their inputs."""
+
+    filename: str
+    design: Design
+    tasks: Tasks
+    #: file name -> code of the files already written that this one may use
+    dependencies: dict[str, str]
+    #: the file's logic analysis
+    description: str
+    #: the project files it depends on (the task's list, else every dependency given)
+    deps: list[str]
+
+    @classmethod
+    def from_inputs(cls, inputs: dict[str, Any]) -> FileBrief:
+        """From an action's inputs: `filename`, `design`, `tasks` and optional `dependencies`."""
+        design: Design = as_model(inputs["design"], Design)
+        tasks: Tasks = as_model(inputs["tasks"], Tasks)
+        filename: str = inputs["filename"]
+        dependencies: dict[str, str] = dict(inputs.get("dependencies") or {})
+        task = tasks.task_for(filename)
+        return cls(
+            filename=filename,
+            design=design,
+            tasks=tasks,
+            dependencies=dependencies,
+            description=(task.description if task else "") or "see the design",
+            deps=task.depends_on if task else sorted(dependencies),
+        )
+
+    @property
+    def depends_on(self) -> str:
+        return ", ".join(self.deps) or "none"
+
+    @property
+    def interfaces(self) -> str:
+        """The part of the design's class diagram this file touches ("-" when there is none)."""
+        names = interface_names(self.filename, self.description, self.deps)
+        return relevant_interfaces(self.design.data_structures_and_interfaces, names) or "-"
+
+
 class WriteCode(Action):
     name: ClassVar[str] = "WriteCode"
     role: ClassVar[str] = "Engineer"
@@ -153,26 +192,21 @@ class WriteCode(Action):
         return schema
 
     def build_messages(self, *, tiny: bool = False, **inputs: Any) -> list[Message]:
-        design: Design = as_model(inputs["design"], Design)
-        tasks: Tasks = as_model(inputs["tasks"], Tasks)
-        filename: str = inputs["filename"]
-        dependencies: dict[str, str] = dict(inputs.get("dependencies") or {})
-        task = tasks.task_for(filename)
-        description = (task.description if task else "") or "see the design"
-        deps = task.depends_on if task else sorted(dependencies)
+        brief = FileBrief.from_inputs(inputs)
+        design, tasks, filename = brief.design, brief.tasks, brief.filename
         quoted = "".join(
             DEPENDENCY_TINY.format(name=name, code=outline_code(code))
             if tiny
             else DEPENDENCY.format(name=name, code=code.rstrip("\n"))
-            for name, code in dependencies.items()
+            for name, code in brief.dependencies.items()
         )
         dependency_code = DEPENDENCY_HEAD + quoted if quoted else ""
         example = EXAMPLE_TINY.format(filename=filename) if tiny else EXAMPLE
         if tiny:
             user = USER_TINY.format(
                 filename=filename,
-                description=description,
-                depends_on=", ".join(deps) or "none",
+                description=brief.description,
+                depends_on=brief.depends_on,
                 dependency_code=dependency_code,
                 example=example,
             )
@@ -181,12 +215,9 @@ class WriteCode(Action):
                 filename=filename,
                 files=", ".join(design.file_list),
                 approach=design.implementation_approach[:_MAX_QUOTE] or "-",
-                interfaces=relevant_interfaces(
-                    design.data_structures_and_interfaces, interface_names(filename, description, deps)
-                )
-                or "-",
-                description=description,
-                depends_on=", ".join(deps) or "none",
+                interfaces=brief.interfaces,
+                description=brief.description,
+                depends_on=brief.depends_on,
                 shared_knowledge=tasks.shared_knowledge[:_MAX_QUOTE] or "-",
                 packages=", ".join(tasks.required_packages or design.third_party_packages) or "none",
                 dependency_code=dependency_code,

@@ -13,10 +13,8 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import field_validator, model_validator
 
-from polyteam.actions.base import Action, OutputModel, StrList, as_model, outline_code, strip_fence
-from polyteam.actions.write_code import interface_names, relevant_interfaces
-from polyteam.actions.write_design import Design
-from polyteam.actions.write_tasks import Tasks
+from polyteam.actions.base import Action, OutputModel, StrList, as_code_text, outline_code
+from polyteam.actions.write_code import FileBrief
 from polyteam.providers.base import Message
 
 SYSTEM = (
@@ -110,15 +108,8 @@ class CodeReview(OutputModel):
     @field_validator("corrected_code", mode="before")
     @classmethod
     def _code(cls, value: Any) -> Any:
-        if isinstance(value, list):
-            value = "\n".join(str(v) for v in value)
-        if isinstance(value, str):
-            value = strip_fence(value)
-            if not value.strip():
-                return None
-            if not value.endswith("\n"):
-                value += "\n"
-        return value
+        value = as_code_text(value)
+        return None if value == "" else value
 
     @model_validator(mode="after")
     def _lbtm_needs_code(self) -> CodeReview:
@@ -151,24 +142,16 @@ class WriteCodeReview(Action):
         if tiny:
             user = USER_TINY.format(filename=filename, code=code, example=example)
             return [Message("system", SYSTEM), Message("user", user)]
-        design: Design = as_model(inputs["design"], Design)
-        tasks: Tasks = as_model(inputs["tasks"], Tasks)
-        dependencies: dict[str, str] = dict(inputs.get("dependencies") or {})
-        task = tasks.task_for(filename)
-        description = (task.description if task else "") or "see the design"
-        deps = task.depends_on if task else sorted(dependencies)
+        brief = FileBrief.from_inputs(inputs)
         outlines = "".join(
             DEPENDENCY.format(name=name, outline=outline_code(dep_code))
-            for name, dep_code in dependencies.items()
+            for name, dep_code in brief.dependencies.items()
         )
         user = USER.format(
             filename=filename,
-            description=description,
-            depends_on=", ".join(deps) or "none",
-            interfaces=relevant_interfaces(
-                design.data_structures_and_interfaces, interface_names(filename, description, deps)
-            )
-            or "-",
+            description=brief.description,
+            depends_on=brief.depends_on,
+            interfaces=brief.interfaces,
             dependency_outlines=outlines,
             code=code,
             example=example,

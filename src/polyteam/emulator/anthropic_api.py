@@ -110,14 +110,7 @@ class AnthropicProtocol(HttpProtocol):
             if isinstance(output, dict) and isinstance(output.get("schema"), dict)
             else None
         )
-        return ChatRequest(
-            protocol=self.name,
-            model=model,
-            messages=flat,
-            max_tokens=max_tokens,
-            json_schema=schema,
-            stream=bool(body.get("stream")),
-        )
+        return self.chat_request(body, model, flat, max_tokens, schema)
 
     def error(self, kind: str, retry_after_ms: int) -> web.Response:
         status, type_, message = ERRORS[kind]

@@ -68,6 +68,27 @@ class HttpProtocol:
         """A 400 envelope with this message."""
         raise NotImplementedError
 
+    def chat_request(
+        self,
+        body: dict[str, Any],
+        model: str,
+        messages: list[dict[str, str]],
+        max_tokens: Any,
+        json_schema: dict[str, Any] | None,
+        **extra: Any,
+    ) -> ChatRequest:
+        """What `parse` returns once the body checked out: `max_tokens` kept when it is an integer,
+        `stream` as the body says, `extra` for what only this protocol needs later."""
+        return ChatRequest(
+            protocol=self.name,
+            model=model,
+            messages=messages,
+            max_tokens=max_tokens if isinstance(max_tokens, int) else None,
+            json_schema=json_schema,
+            stream=bool(body.get("stream")),
+            extra=extra,
+        )
+
     def error(self, kind: str, retry_after_ms: int) -> web.Response:
         """The protocol's answer for an error fault kind (faults.ERROR_KINDS)."""
         raise NotImplementedError

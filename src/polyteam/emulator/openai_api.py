@@ -143,15 +143,8 @@ class OpenAIProtocol(HttpProtocol):
             )
         schema = self._schema(body.get("response_format"), flat)
         max_tokens = body.get("max_completion_tokens") or body.get("max_tokens")
-        return ChatRequest(
-            protocol=self.name,
-            model=model,
-            messages=flat,
-            max_tokens=max_tokens if isinstance(max_tokens, int) else None,
-            json_schema=schema,
-            stream=bool(body.get("stream")),
-            extra={"include_usage": bool((body.get("stream_options") or {}).get("include_usage"))},
-        )
+        include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
+        return self.chat_request(body, model, flat, max_tokens, schema, include_usage=include_usage)
 
     def _schema(self, response_format: Any, messages: list[dict[str, str]]) -> dict[str, Any] | None:
         if not isinstance(response_format, dict) or response_format.get("type") in (None, "text"):

@@ -88,15 +88,7 @@ class ZhipuProtocol(HttpProtocol):
             schema = {"type": "object"}
         elif isinstance(response_format, dict) and response_format.get("type") == "json_schema":
             schema = (response_format.get("json_schema") or {}).get("schema") or {"type": "object"}
-        max_tokens = body.get("max_tokens")
-        return ChatRequest(
-            protocol=self.name,
-            model=model,
-            messages=flat,
-            max_tokens=max_tokens if isinstance(max_tokens, int) else None,
-            json_schema=schema,
-            stream=bool(body.get("stream")),
-        )
+        return self.chat_request(body, model, flat, body.get("max_tokens"), schema)
 
     def error(self, kind: str, retry_after_ms: int) -> web.Response:
         status, code, message = ERRORS[kind]

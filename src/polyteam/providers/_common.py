@@ -1,23 +1,26 @@
 """Small helpers shared by the provider modules: Retry-After parsing, one-line error text, errors.
 
 Each provider still maps its own SDK/WebSocket errors in one private function at its edge;
-this module only holds the pieces those functions have in common.
+this module only holds the pieces those functions have in common (`map_sdk_error`: what the
+httpx-based SDKs' errors share) and the `Completion` built from reported or estimated usage.
 """
 
 from __future__ import annotations
 
 import email.utils
 import time
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
 
-from polyteam.errors import ProviderError, RateLimitError, ServerError
-from polyteam.providers.base import Endpoint
+from polyteam.errors import ProviderError, RateLimitError, ServerError, TransportError
+from polyteam.providers.base import Completion, Endpoint, Message, estimate_prompt_tokens, estimate_tokens
 from polyteam.redact import redact, register_secret
 
 #: the SDK default when neither the endpoint nor the call sets a timeout (wire-protocols.md §2a)
 DEFAULT_TIMEOUT_S = 600.0
 _MAX_MESSAGE = 300
+
+_ApiError = TypeVar("_ApiError", bound=BaseException)
 
 
 def retry_after(headers: Mapping[str, str] | None, now: float | None = None) -> float | None:
@@ -100,3 +103,53 @@ def error_field(body: object, *names: str) -> Any:
             if source.get(name) is not None:
                 return source[name]
     return None
+
+
+def map_sdk_error(
+    exc: BaseException,
+    endpoint: Endpoint,
+    *,
+    timeouts: tuple[type[BaseException], ...],
+    connection_errors: tuple[type[BaseException], ...],
+    malformed: tuple[type[BaseException], ...],
+    api_error: type[_ApiError],
+    classify: Callable[[_ApiError], ProviderError],
+) -> ProviderError:
+    """The error mapping the httpx-based SDKs (openai, anthropic) have in common.
+
+    Checked in this order, since an SDK's timeout class is also a connection error: `timeouts`
+    and then `connection_errors` become TransportError, a `malformed` reply ServerError; an
+    `api_error` (it carries a status and body) goes to the provider's own `classify`; any
+    other SDK error is a ServerError naming its class.
+    """
+    if isinstance(exc, timeouts):
+        return make_error(TransportError, endpoint, "timed out")
+    if isinstance(exc, connection_errors):
+        cause = exc.__cause__ or exc
+        return make_error(TransportError, endpoint, f"connection failed: {type(cause).__name__}: {cause}")
+    if isinstance(exc, malformed):
+        return make_error(ServerError, endpoint, "malformed reply from the server")
+    if isinstance(exc, api_error):
+        return classify(exc)
+    return make_error(ServerError, endpoint, f"{type(exc).__name__}: {exc}")
+
+
+def completion_with_usage(
+    endpoint: Endpoint,
+    messages: list[Message],
+    text: str,
+    input_tokens: int | None,
+    output_tokens: int | None,
+    *,
+    model: str | None,
+    finish_reason: str | None,
+) -> Completion:
+    """The reply as a `Completion`: the usage the server reported, estimated where it sent none."""
+    return Completion(
+        text=text,
+        input_tokens=estimate_prompt_tokens(messages) if input_tokens is None else int(input_tokens),
+        output_tokens=estimate_tokens(text) if output_tokens is None else int(output_tokens),
+        model=model or endpoint.model,
+        finish_reason=finish_reason,
+        estimated=input_tokens is None or output_tokens is None,
+    )

@@ -4,7 +4,8 @@ Claude's quirks stay here: system messages go top-level in `system`, `max_tokens
 sent, roles must alternate, and streamed usage arrives in `message_start` (input) and
 `message_delta` (cumulative output) events (wire-protocols.md §2b). One attempt per call
 (`max_retries=0`); retries live in `polyteam.gateway`. SDK errors become `polyteam.errors`
-classes in `_map_error`.
+classes in `_map_error` (the transport cases every SDK shares through `_common.map_sdk_error`,
+the API's own error answers in `_classify`).
 """
 
 from __future__ import annotations
@@ -27,16 +28,16 @@ from polyteam.errors import (
     ServerError,
     TransportError,
 )
-from polyteam.providers._common import DEFAULT_TIMEOUT_S, error_field, make_error, retry_after, secret_value
-from polyteam.providers.base import (
-    CallOptions,
-    Completion,
-    Delta,
-    Endpoint,
-    Message,
-    estimate_prompt_tokens,
-    estimate_tokens,
+from polyteam.providers._common import (
+    DEFAULT_TIMEOUT_S,
+    completion_with_usage,
+    error_field,
+    make_error,
+    map_sdk_error,
+    retry_after,
+    secret_value,
 )
+from polyteam.providers.base import CallOptions, Completion, Delta, Endpoint, Message
 
 EDGE_ERRORS: tuple[type[BaseException], ...] = (
     anthropic.AnthropicError,
@@ -123,7 +124,8 @@ class AnthropicProvider:
             raise self._map_error(exc) from exc
         text = "".join(getattr(block, "text", "") for block in reply.content or () if block.type == "text")
         usage = getattr(reply, "usage", None)
-        return self._completion(
+        completion = completion_with_usage(
+            self.endpoint,
             messages,
             text,
             getattr(usage, "input_tokens", None),
@@ -131,6 +133,7 @@ class AnthropicProvider:
             model=getattr(reply, "model", None),
             finish_reason=getattr(reply, "stop_reason", None),
         )
+        return self._unless_refused(completion)
 
     async def stream(
         self, messages: list[Message], options: CallOptions
@@ -166,46 +169,40 @@ class AnthropicProvider:
             raise self._map_error(exc) from exc
         if not finished:
             raise make_error(TransportError, self.endpoint, "stream ended before message_stop")
-        yield self._completion(
-            messages, "".join(parts), input_tokens, output_tokens, model=model, finish_reason=stop_reason
+        completion = completion_with_usage(
+            self.endpoint,
+            messages,
+            "".join(parts),
+            input_tokens,
+            output_tokens,
+            model=model,
+            finish_reason=stop_reason,
         )
+        yield self._unless_refused(completion)
 
     async def aclose(self) -> None:
         await self._client.close()
 
-    def _completion(
-        self,
-        messages: list[Message],
-        text: str,
-        input_tokens: int | None,
-        output_tokens: int | None,
-        *,
-        model: str | None,
-        finish_reason: str | None,
-    ) -> Completion:
-        if finish_reason == "refusal":
+    def _unless_refused(self, completion: Completion) -> Completion:
+        """The completion; a refusal (stop_reason "refusal") is a ContentFilteredError instead."""
+        if completion.finish_reason == "refusal":
             raise make_error(ContentFilteredError, self.endpoint, "the model refused", code="refusal")
-        return Completion(
-            text=text,
-            input_tokens=estimate_prompt_tokens(messages) if input_tokens is None else int(input_tokens),
-            output_tokens=estimate_tokens(text) if output_tokens is None else int(output_tokens),
-            model=model or self.endpoint.model,
-            finish_reason=finish_reason,
-            estimated=input_tokens is None or output_tokens is None,
-        )
+        return completion
 
     def _map_error(self, exc: BaseException) -> ProviderError:
         """The one translation of SDK and transport errors into polyteam's classes."""
-        endpoint = self.endpoint
-        if isinstance(exc, anthropic.APITimeoutError | httpx2.TimeoutException):
-            return make_error(TransportError, endpoint, "timed out")
-        if isinstance(exc, anthropic.APIConnectionError | httpx2.HTTPError):
-            cause = exc.__cause__ or exc
-            return make_error(TransportError, endpoint, f"connection failed: {type(cause).__name__}: {cause}")
-        if isinstance(exc, json.JSONDecodeError | anthropic.APIResponseValidationError):
-            return make_error(ServerError, endpoint, "malformed reply from the server")
-        if not isinstance(exc, anthropic.APIStatusError):
-            return make_error(ServerError, endpoint, f"{type(exc).__name__}: {exc}")
+        return map_sdk_error(
+            exc,
+            self.endpoint,
+            timeouts=(anthropic.APITimeoutError, httpx2.TimeoutException),
+            connection_errors=(anthropic.APIConnectionError, httpx2.HTTPError),
+            malformed=(json.JSONDecodeError, anthropic.APIResponseValidationError),
+            api_error=anthropic.APIStatusError,
+            classify=self._classify,
+        )
+
+    def _classify(self, exc: anthropic.APIStatusError) -> ProviderError:
+        """An error the API answered with: by its quota code, documented message, type, then status."""
         body = exc.body
         kind = str(exc.type or error_field(body, "type") or "")
         if kind == "error":  # the envelope's own type, not the class
@@ -234,5 +231,10 @@ class AnthropicProvider:
         else:
             cls = BadRequestError
         return make_error(
-            cls, endpoint, message, status=status, code=exc.error_code or kind or None, retry_after_s=wait
+            cls,
+            self.endpoint,
+            message,
+            status=status,
+            code=exc.error_code or kind or None,
+            retry_after_s=wait,
         )

@@ -33,20 +33,14 @@ from polyteam.errors import (
 )
 from polyteam.providers._common import (
     DEFAULT_TIMEOUT_S,
+    completion_with_usage,
     error_field,
     make_error,
+    map_sdk_error,
     retry_after,
     secret_value,
 )
-from polyteam.providers.base import (
-    CallOptions,
-    Completion,
-    Delta,
-    Endpoint,
-    Message,
-    estimate_prompt_tokens,
-    estimate_tokens,
-)
+from polyteam.providers.base import CallOptions, Completion, Delta, Endpoint, Message
 
 #: what `_map_error` understands; anything else is a bug and keeps its traceback
 EDGE_ERRORS: tuple[type[BaseException], ...] = (openai.OpenAIError, httpx2.HTTPError, json.JSONDecodeError)
@@ -187,28 +181,24 @@ class OpenAIProvider:
     ) -> Completion:
         prompt = getattr(usage, "prompt_tokens", None) if usage is not None else None
         output = getattr(usage, "completion_tokens", None) if usage is not None else None
-        estimated = prompt is None or output is None
-        return Completion(
-            text=text,
-            input_tokens=estimate_prompt_tokens(messages) if prompt is None else int(prompt),
-            output_tokens=estimate_tokens(text) if output is None else int(output),
-            model=model or self.endpoint.model,
-            finish_reason=finish_reason,
-            estimated=estimated,
+        return completion_with_usage(
+            self.endpoint, messages, text, prompt, output, model=model, finish_reason=finish_reason
         )
 
     def _map_error(self, exc: BaseException) -> ProviderError:
         """The one translation of SDK and transport errors into polyteam's classes."""
-        endpoint = self.endpoint
-        if isinstance(exc, openai.APITimeoutError | httpx2.TimeoutException):
-            return make_error(TransportError, endpoint, "timed out")
-        if isinstance(exc, openai.APIConnectionError | httpx2.HTTPError):
-            cause = exc.__cause__ or exc
-            return make_error(TransportError, endpoint, f"connection failed: {type(cause).__name__}: {cause}")
-        if isinstance(exc, json.JSONDecodeError | openai.APIResponseValidationError):
-            return make_error(ServerError, endpoint, "malformed reply from the server")
-        if not isinstance(exc, openai.APIError):
-            return make_error(ServerError, endpoint, f"{type(exc).__name__}: {exc}")
+        return map_sdk_error(
+            exc,
+            self.endpoint,
+            timeouts=(openai.APITimeoutError, httpx2.TimeoutException),
+            connection_errors=(openai.APIConnectionError, httpx2.HTTPError),
+            malformed=(json.JSONDecodeError, openai.APIResponseValidationError),
+            api_error=openai.APIError,
+            classify=self._map_api_error,
+        )
+
+    def _map_api_error(self, exc: openai.APIError) -> ProviderError:
+        """An error the server answered with (a status, or an error event inside a 200 stream)."""
         body = exc.body
         message = error_field(body, "message") or exc.message
         code = error_field(body, "code")
@@ -228,7 +218,9 @@ class OpenAIProvider:
         cls: type[ProviderError]
         if code_text in _QUOTA_CODES or kind in _QUOTA_CODES:
             cls = QuotaExhaustedError
-        elif code_text in _CONTEXT_CODES or kind in _CONTEXT_CODES or any(p in text for p in _CONTEXT_PHRASES):
+        elif (
+            code_text in _CONTEXT_CODES or kind in _CONTEXT_CODES or any(p in text for p in _CONTEXT_PHRASES)
+        ):
             cls = ContextTooLongError
         elif code_text in _FILTER_CODES:
             cls = ContentFilteredError

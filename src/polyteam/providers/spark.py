@@ -27,17 +27,15 @@ from polyteam.errors import (
     ServerError,
     TransportError,
 )
-from polyteam.providers._common import DEFAULT_TIMEOUT_S, make_error, retry_after, secret_value
-from polyteam.providers._signing import Clock, spark_signed_url
-from polyteam.providers.base import (
-    CallOptions,
-    Completion,
-    Delta,
-    Endpoint,
-    Message,
-    estimate_prompt_tokens,
-    estimate_tokens,
+from polyteam.providers._common import (
+    DEFAULT_TIMEOUT_S,
+    completion_with_usage,
+    make_error,
+    retry_after,
+    secret_value,
 )
+from polyteam.providers._signing import Clock, spark_signed_url
+from polyteam.providers.base import CallOptions, Completion, Delta, Endpoint, Message
 
 #: header.code of an error frame -> class (§2c error table)
 _CODES: dict[int, type[ProviderError]] = {
@@ -155,16 +153,14 @@ class SparkProvider:
                     raise SparkStreamEnded("the socket closed before the last frame")
         except EDGE_ERRORS as exc:
             raise self._map_error(exc) from exc
-        text = "".join(parts)
-        prompt_tokens = usage.get("prompt_tokens")
-        completion_tokens = usage.get("completion_tokens")
-        yield Completion(
-            text=text,
-            input_tokens=estimate_prompt_tokens(messages) if prompt_tokens is None else int(prompt_tokens),
-            output_tokens=estimate_tokens(text) if completion_tokens is None else int(completion_tokens),
+        yield completion_with_usage(
+            self.endpoint,
+            messages,
+            "".join(parts),
+            usage.get("prompt_tokens"),
+            usage.get("completion_tokens"),
             model=self.domain,
             finish_reason="stop",
-            estimated=prompt_tokens is None or completion_tokens is None,
         )
 
     async def aclose(self) -> None:
