@@ -51,8 +51,10 @@ def main(argv: list[str] | None = None) -> int:
     imp = _wall([py, "-c", "import polyteam"], args.runs)
     cli_import = _wall([py, "-c", "import polyteam.cli"], args.runs)
     helps = _wall([py, "-m", "polyteam.cli", "--help"], args.runs)
-    n_help, top_help = _modules_imported("import sys; sys.argv=['polyteam','--help']\n"
-                                         "from polyteam.cli import main\ntry:\n main()\nexcept SystemExit:\n pass")
+    n_help, top_help = _modules_imported(
+        "import sys; sys.argv=['polyteam','--help']\n"
+        "from polyteam.cli import main\ntry:\n main()\nexcept SystemExit:\n pass"
+    )
     n_bare, _ = _modules_imported("pass")
 
     print(f"{'measure':<34}{'median s':>10}{'target':>10}{'met':>6}")

@@ -41,7 +41,9 @@ def routes(
 @app.command()
 def check(
     config_dir: ConfigDir = None,
-    ping: Annotated[bool, typer.Option("--ping", help="Send a tiny request to each routed endpoint.")] = False,
+    ping: Annotated[
+        bool, typer.Option("--ping", help="Send a tiny request to each routed endpoint.")
+    ] = False,
 ) -> None:
     """Validate the configuration (and with --ping, reach every routed endpoint)."""
     from polyteam.commands import check as cmd
@@ -55,7 +57,9 @@ def ask(
     role: Annotated[str, typer.Option("--role", help="Role whose route to use.")] = "ProductManager",
     action: Annotated[str, typer.Option("--action", help="Action whose route to use.")] = "WritePRD",
     config_dir: ConfigDir = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the reply and its metadata as JSON.")] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the reply and its metadata as JSON.")
+    ] = False,
 ) -> None:
     """Send one prompt routed exactly as ROLE/ACTION would be."""
     from polyteam.commands import ask as cmd
@@ -66,12 +70,18 @@ def ask(
 @app.command()
 def run(
     requirement: Annotated[Optional[str], typer.Argument(help="The one-line requirement.")] = None,  # noqa: UP045
-    workdir: Annotated[Path, typer.Option("--workdir", help="Where projects are written.")] = Path("workspace"),
+    workdir: Annotated[Path, typer.Option("--workdir", help="Where projects are written.")] = Path(
+        "workspace"
+    ),
     config_dir: ConfigDir = None,
     budget: Annotated[Optional[float], typer.Option("--budget", help="USD cap for this run.")] = None,  # noqa: UP045
-    review_k: Annotated[Optional[int], typer.Option("--review-k", help="Code review rounds (0: off).")] = None,  # noqa: UP045
+    review_k: Annotated[
+        Optional[int], typer.Option("--review-k", help="Code review rounds (0: off).")
+    ] = None,  # noqa: UP045
     resume: Annotated[Optional[Path], typer.Option("--resume", help="Continue a stopped run.")] = None,  # noqa: UP045
-    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing project folder.")] = False,
+    overwrite: Annotated[
+        bool, typer.Option("--overwrite", help="Replace an existing project folder.")
+    ] = False,
     quiet: Annotated[bool, typer.Option("--quiet", help="Only the final summary.")] = False,
 ) -> None:
     """Run the team on REQUIREMENT and write the project."""
