@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -22,9 +22,39 @@ app = typer.Typer(
 )
 
 ConfigDir = Annotated[
-    Optional[Path],  # noqa: UP045 - typer needs Optional here
+    Path | None,
     typer.Option("--config-dir", help="Folder with config.yaml and multi_llm_config.yaml."),
 ]
+
+
+@app.command()
+def run(
+    requirement: Annotated[str | None, typer.Argument(help="The one-line requirement.")] = None,
+    workdir: Annotated[Path, typer.Option("--workdir", help="Where projects are written.")] = Path(
+        "workspace"
+    ),
+    config_dir: ConfigDir = None,
+    budget: Annotated[float | None, typer.Option("--budget", help="USD cap for this run.")] = None,
+    review_k: Annotated[int | None, typer.Option("--review-k", help="Code review rounds (0: off).")] = None,
+    resume: Annotated[Path | None, typer.Option("--resume", help="Continue a stopped run.")] = None,
+    overwrite: Annotated[
+        bool, typer.Option("--overwrite", help="Replace an existing project folder.")
+    ] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", help="Only the final summary.")] = False,
+) -> None:
+    """Run the team on REQUIREMENT and write the project."""
+    from polyteam.commands import run as cmd
+
+    cmd.run(
+        requirement=requirement,
+        workdir=workdir,
+        config_dir=config_dir,
+        budget=budget,
+        review_k=review_k,
+        resume=resume,
+        overwrite=overwrite,
+        quiet=quiet,
+    )
 
 
 @app.command()
@@ -45,7 +75,7 @@ def check(
         bool, typer.Option("--ping", help="Send a tiny request to each routed endpoint.")
     ] = False,
 ) -> None:
-    """Validate the configuration (and with --ping, reach every routed endpoint)."""
+    """Validate the configuration; --ping reaches each endpoint."""
     from polyteam.commands import check as cmd
 
     cmd.run(config_dir=config_dir, ping=ping)
@@ -68,44 +98,12 @@ def ask(
 
 
 @app.command()
-def run(
-    requirement: Annotated[Optional[str], typer.Argument(help="The one-line requirement.")] = None,  # noqa: UP045
-    workdir: Annotated[Path, typer.Option("--workdir", help="Where projects are written.")] = Path(
-        "workspace"
-    ),
-    config_dir: ConfigDir = None,
-    budget: Annotated[Optional[float], typer.Option("--budget", help="USD cap for this run.")] = None,  # noqa: UP045
-    review_k: Annotated[
-        Optional[int], typer.Option("--review-k", help="Code review rounds (0: off).")
-    ] = None,  # noqa: UP045
-    resume: Annotated[Optional[Path], typer.Option("--resume", help="Continue a stopped run.")] = None,  # noqa: UP045
-    overwrite: Annotated[
-        bool, typer.Option("--overwrite", help="Replace an existing project folder.")
-    ] = False,
-    quiet: Annotated[bool, typer.Option("--quiet", help="Only the final summary.")] = False,
-) -> None:
-    """Run the team on REQUIREMENT and write the project."""
-    from polyteam.commands import run as cmd
-
-    cmd.run(
-        requirement=requirement,
-        workdir=workdir,
-        config_dir=config_dir,
-        budget=budget,
-        review_k=review_k,
-        resume=resume,
-        overwrite=overwrite,
-        quiet=quiet,
-    )
-
-
-@app.command()
 def report(
     project: Annotated[Path, typer.Argument(help="A project folder written by `polyteam run`.")],
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
-    html: Annotated[Optional[Path], typer.Option("--html", help="Write a self-contained HTML page.")] = None,  # noqa: UP045
+    html: Annotated[Path | None, typer.Option("--html", help="Write a self-contained HTML page.")] = None,
 ) -> None:
-    """Cost, tokens, calls and latency by Role, Action and model, from the ledger."""
+    """Cost, tokens and calls by Role, Action and model."""
     from polyteam.commands import report as cmd
 
     cmd.run(project=project, as_json=as_json, html=html)
@@ -116,11 +114,11 @@ def emulate(
     port: Annotated[int, typer.Option("--port", help="Port on 127.0.0.1 (0: any free port).")] = 8765,
     host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
     latency_ms: Annotated[int, typer.Option("--latency-ms", help="Delay before each reply.")] = 0,
-    faults: Annotated[Optional[str], typer.Option("--faults", help="Fault spec, see docs.")] = None,  # noqa: UP045
-    log: Annotated[Optional[Path], typer.Option("--log", help="Append one JSON line per request.")] = None,  # noqa: UP045
+    faults: Annotated[str | None, typer.Option("--faults", help="Fault spec, see docs.")] = None,
+    log: Annotated[Path | None, typer.Option("--log", help="Append one JSON line per request.")] = None,
     responder: Annotated[str, typer.Option("--responder", help="echo | team")] = "echo",
 ) -> None:
-    """Serve the openai, anthropic, zhipu and spark wire protocols locally."""
+    """Serve the four providers' wire protocols locally."""
     from polyteam.commands import emulate as cmd
 
     cmd.run(port=port, host=host, latency_ms=latency_ms, faults=faults, log=log, responder=responder)
