@@ -64,6 +64,18 @@ def test_openai_from_config_yaml_is_the_default(tmp_path: Path) -> None:
     assert settings.config_dir == tmp_path
 
 
+def test_openai_proxy_is_for_openai_and_model_list_entries_set_their_own(tmp_path: Path) -> None:
+    config = OPENAI + 'OPENAI_PROXY: "http://127.0.0.1:8118"\n'
+    multi = "WriteCode: coder\nMODEL_LIST:\n  coder:\n    open_llm_api_base: http://127.0.0.1:1/v1\n"
+    router = load_settings(write(tmp_path, config, multi), {}, probe=NO_LOCAL).router
+    assert router.default.proxy == "http://127.0.0.1:8118"
+    assert router.endpoint("coder").proxy is None  # a server on your own network is not sent via the proxy
+    env = load_settings(
+        write(tmp_path / "env", OPENAI), {"OPENAI_PROXY": "http://127.0.0.1:3128"}, probe=NO_LOCAL
+    )
+    assert env.router.default.proxy == "http://127.0.0.1:3128"
+
+
 def test_environment_overrides_every_key(tmp_path: Path) -> None:
     folder = write(tmp_path, OPENAI + 'OPENAI_API_MODEL: "gpt-4o"\nOPENAI_API_BASE: "https://a.example/v1"\n')
     env = {"OPENAI_API_MODEL": "gpt-4.1", "OPENAI_API_BASE": "http://127.0.0.1:9/v1", "MAX_BUDGET": "0.5"}
