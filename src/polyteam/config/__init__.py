@@ -56,7 +56,7 @@ class Settings:
 
 
 def load_settings(
-    config_dir: Path | None = None,
+    config_dir: Path | str | None = None,
     environ: Mapping[str, str] | None = None,
     *,
     probe: Callable[[], LocalSupport] = probe_local,
@@ -69,7 +69,7 @@ def load_settings(
         ConfigError: with every problem found, in one pass.
     """
     env = os.environ if environ is None else environ
-    files = read_config_files(config_dir, env)
+    files = read_config_files(None if config_dir is None else Path(config_dir), env)
     resolution = resolve(files, env, probe)
     for secret in resolution.secrets:
         register_secret(secret)
