@@ -253,36 +253,18 @@ def is_zhipu_key(value: str) -> bool:
     return bool(head and dot and tail)
 
 
+#: the config.yaml key holding each provider's API key (spark has three, handled apart)
+_API_KEY = {
+    "openai": "OPENAI_API_KEY",
+    "claude": "ANTHROPIC_API_KEY",
+    "zhipu": "ZHIPUAI_API_KEY",
+    "open_llm": "OPEN_LLM_API_KEY",
+}
+
+
 def _endpoint(name: str, values: Values) -> Endpoint:
     base = base_for(name, values)
     model = values.get(MODEL_KEY.get(name, "")) or DEFAULT_MODEL.get(name, "")
-    if name == "openai":
-        return Endpoint(
-            llm="openai",
-            kind="openai",
-            base_url=base,
-            model=model,
-            api_key=_secret(values.get("OPENAI_API_KEY")),
-            proxy=values.get("OPENAI_PROXY"),
-            # structured outputs are certain only on the public API; forwarders vary
-            json_schema=base == DEFAULT_BASE["openai"],
-        )
-    if name == "claude":
-        return Endpoint(
-            llm="claude",
-            kind="claude",
-            base_url=base,
-            model=model,
-            api_key=_secret(values.get("ANTHROPIC_API_KEY")),
-        )
-    if name == "zhipu":
-        return Endpoint(
-            llm="zhipu",
-            kind="zhipu",
-            base_url=base,
-            model=model,
-            api_key=_secret(values.get("ZHIPUAI_API_KEY")),
-        )
     if name == "spark":
         domain, _issue = spark_domain_issue(base, values.get("DOMAIN"), "", "DOMAIN")
         return Endpoint(
@@ -295,10 +277,17 @@ def _endpoint(name: str, values: Values) -> Endpoint:
             api_key=_secret(values.get("SPARK_API_KEY")),
             api_secret=_secret(values.get("SPARK_API_SECRET")),
         )
+    kind = name if name in _API_KEY else "open_llm"
+    extra: dict[str, object] = {}
+    if kind == "openai":
+        extra["proxy"] = values.get("OPENAI_PROXY")
+        # structured outputs are certain only on the public API; forwarders vary
+        extra["json_schema"] = base == DEFAULT_BASE["openai"]
     return Endpoint(
-        llm="open_llm",
-        kind="open_llm",
+        llm=kind,
+        kind=kind,  # type: ignore[arg-type]
         base_url=base,
         model=model,
-        api_key=_secret(values.get("OPEN_LLM_API_KEY")),
+        api_key=_secret(values.get(_API_KEY[kind])),
+        **extra,  # type: ignore[arg-type]
     )
