@@ -32,6 +32,8 @@ _EXPORTS: dict[str, str] = {
     "Emulator": "polyteam.emulator",
     "PolyteamError": "polyteam.errors",
     "ConfigError": "polyteam.errors",
+    "UsageError": "polyteam.errors",
+    "FallbackExhaustedError": "polyteam.errors",
     "ProviderError": "polyteam.errors",
     "BudgetExceededError": "polyteam.errors",
     "MalformedReplyError": "polyteam.errors",

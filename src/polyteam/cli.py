@@ -126,7 +126,7 @@ def emulate(
 
 def main() -> None:
     """Entry point: run the app and map polyteam's errors onto exit statuses."""
-    from polyteam.errors import BudgetExceededError, ConfigError, PolyteamError
+    from polyteam.errors import BudgetExceededError, ConfigError, PolyteamError, UsageError
 
     try:
         # with standalone_mode=False click *returns* the code of a `typer.Exit(n)` (and 130 after
@@ -137,6 +137,11 @@ def main() -> None:
 
         for issue in exc.issues:
             print(redact(str(issue)), file=sys.stderr)
+        sys.exit(2)
+    except UsageError as exc:
+        from polyteam.redact import redact
+
+        print(redact(str(exc)), file=sys.stderr)
         sys.exit(2)
     except BudgetExceededError as exc:
         from polyteam.redact import redact

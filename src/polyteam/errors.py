@@ -2,6 +2,7 @@
 
     PolyteamError
     ├── ConfigError                 a list of ConfigIssue, found before any LLM call (exit 2)
+    ├── UsageError                  a bad option or argument, a folder with no ledger (exit 2)
     ├── ProviderError               llm, provider, base_url; never a key
     │   ├── AuthError               401/403, bad signature            not retried, fallback
     │   ├── RateLimitError          429, retry_after                  retried
@@ -11,7 +12,7 @@
     │   ├── BadRequestError         400/422                           not retried, fallback
     │   ├── ServerError             5xx, 529 overloaded               retried
     │   └── TransportError          timeout, refused, dropped stream  retried
-    ├── FallbackExhaustedError      every LLM of a chain failed; holds each error
+    ├── FallbackExhaustedError      every LLM of a chain failed; an ExceptionGroup of each error
     ├── BudgetExceededError         the next call could cross MAX_BUDGET (exit 3)
     ├── MalformedReplyError         a reply that no repair or re-ask made valid
     └── UnsafePathError             a file name from a model that leaves the project
@@ -23,6 +24,7 @@ provider's own message, and `polyteam.redact` scrubs every string that leaves th
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -51,6 +53,17 @@ class ConfigError(PolyteamError):
     def __init__(self, issues: list[ConfigIssue]) -> None:
         self.issues = list(issues)
         super().__init__("\n".join(str(i) for i in self.issues))
+
+
+class UsageError(PolyteamError):
+    """The command line was used wrongly: one line naming the command, the option and the fix.
+
+    Kept apart from ConfigError: nothing in the configuration files is wrong.
+    """
+
+    def __init__(self, where: str, key: str, problem: str, fix: str = "") -> None:
+        self.issue = ConfigIssue(where, key, problem, fix)
+        super().__init__(str(self.issue))
 
 
 class ProviderError(PolyteamError):
@@ -128,12 +141,32 @@ class TransportError(ProviderError):
     kind = "transport"
 
 
-class FallbackExhaustedError(PolyteamError):
-    """Every LLM in a route's chain failed; `errors` holds each one in order."""
+def _all_failed(errors: Sequence[BaseException]) -> str:
+    return "all LLMs failed: " + "; ".join(str(e) for e in errors)
 
-    def __init__(self, errors: list[PolyteamError]) -> None:
-        self.errors = list(errors)
-        super().__init__("all LLMs failed: " + "; ".join(str(e) for e in self.errors))
+
+class FallbackExhaustedError(ExceptionGroup, PolyteamError):
+    """Every LLM in a route's chain failed; `errors` (and `exceptions`) hold each one in order.
+
+    An ExceptionGroup, so `except* RateLimitError` sees the failures inside; `str()` is one line
+    naming each failure (not the group's "(N sub-exceptions)").
+    """
+
+    errors: list[PolyteamError]
+
+    def __new__(cls, errors: Sequence[PolyteamError]) -> FallbackExhaustedError:
+        group = super().__new__(cls, _all_failed(errors), list(errors))
+        group.errors = list(errors)
+        return group
+
+    def __init__(self, errors: Sequence[PolyteamError]) -> None:
+        super().__init__(_all_failed(errors), list(errors))
+
+    def __str__(self) -> str:
+        return self.message
+
+    def derive(self, excs: Sequence[PolyteamError]) -> FallbackExhaustedError:  # type: ignore[override]
+        return FallbackExhaustedError(excs)
 
 
 class BudgetExceededError(PolyteamError):

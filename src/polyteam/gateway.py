@@ -12,7 +12,9 @@ Contract used by the team, the cost code and the CLI:
     gateway.add_observer(fn)                   # fn(AttemptRecord) after every attempt (ledger, display)
     await gateway.aclose()
 
-Composition (outermost first), built once per LLM name by `Gateway._stack`:
+Every wrapper but the fallback is a `WrapperProvider` (a pass-through holding `inner`, forwarding
+explicitly) that overrides only the calls it changes. Composition (outermost first), built once
+per LLM name by `Gateway._stack`:
 
     FallbackProvider(chain) over, per LLM of the chain:
     RetryingProvider -> MeteredProvider -> ConcurrencyLimitedProvider -> TimeoutProvider -> provider
@@ -134,6 +136,28 @@ _CALL: ContextVar[_Call | None] = ContextVar("polyteam_gateway_call", default=No
 # -- wrappers: each is a Provider holding a Provider --------------------------------------------
 
 
+class WrapperProvider:
+    """A pass-through Provider holding `inner`: the base of every gateway wrapper.
+
+    Each method forwards explicitly (never `__getattr__`, which would not forward what a base
+    already defines); a wrapper overrides only the calls it changes. `endpoint` is the inner
+    provider's, taken once at construction.
+    """
+
+    def __init__(self, inner: Provider) -> None:
+        self.inner = inner
+        self.endpoint: Endpoint = inner.endpoint
+
+    async def complete(self, messages: list[Message], options: CallOptions) -> Completion:
+        return await self.inner.complete(messages, options)
+
+    def stream(self, messages: list[Message], options: CallOptions) -> AsyncIterator[Delta | Completion]:
+        return self.inner.stream(messages, options)
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
 @dataclass(frozen=True)
 class RetryPolicy:
     """When and how long to wait before trying the same LLM again (module docstring)."""
@@ -158,7 +182,7 @@ class RetryPolicy:
         return backoff * (1 - 0.25 * rand)  # jitter only shortens
 
 
-class RetryingProvider:
+class RetryingProvider(WrapperProvider):
     """Retries retryable errors of its inner provider with backoff; the sleep is injected."""
 
     def __init__(
@@ -168,8 +192,7 @@ class RetryingProvider:
         sleep: SleepFn = asyncio.sleep,
         rand: Callable[[], float] = random.random,
     ) -> None:
-        self.inner = inner
-        self.endpoint = inner.endpoint
+        super().__init__(inner)
         self.policy = policy or RetryPolicy()
         self._sleep = sleep
         self._rand = rand
@@ -203,18 +226,14 @@ class RetryingProvider:
             retries += 1
             await self._sleep(wait)
 
-    async def aclose(self) -> None:
-        await self.inner.aclose()
 
-
-class MeteredProvider:
+class MeteredProvider(WrapperProvider):
     """Checks the budget before each attempt and records each attempt after it, ok or not."""
 
     def __init__(
         self, inner: Provider, meter: Meter | None = None, on_attempt: AttemptObserver | None = None
     ) -> None:
-        self.inner = inner
-        self.endpoint = inner.endpoint
+        super().__init__(inner)
         self._meter = meter
         self._on_attempt = on_attempt
         self._standalone = _Call()
@@ -301,9 +320,6 @@ class MeteredProvider:
             raise
         self._finish(call, reserved, ts, started, completion)
 
-    async def aclose(self) -> None:
-        await self.inner.aclose()
-
 
 class EndpointLimiter:
     """At most `limit` holders at once on one event loop, granted in arrival order (FIFO)."""
@@ -380,12 +396,11 @@ class EndpointLimits:
 PROCESS_LIMITS = EndpointLimits()
 
 
-class ConcurrencyLimitedProvider:
+class ConcurrencyLimitedProvider(WrapperProvider):
     """At most `max_concurrency` attempts in flight at one endpoint, across every gateway sharing `limits`."""
 
     def __init__(self, inner: Provider, limits: EndpointLimits | None = None) -> None:
-        self.inner = inner
-        self.endpoint = inner.endpoint
+        super().__init__(inner)
         self._limits = limits if limits is not None else PROCESS_LIMITS
 
     def _limiter(self) -> EndpointLimiter | contextlib.nullcontext[None]:
@@ -402,16 +417,9 @@ class ConcurrencyLimitedProvider:
             async for item in items:
                 yield item
 
-    async def aclose(self) -> None:
-        await self.inner.aclose()
 
-
-class TimeoutProvider:
+class TimeoutProvider(WrapperProvider):
     """Bounds one attempt by `endpoint.timeout`, else `options.timeout`; expiry is a TransportError."""
-
-    def __init__(self, inner: Provider) -> None:
-        self.inner = inner
-        self.endpoint = inner.endpoint
 
     def _limit(self, options: CallOptions) -> float | None:
         return self.endpoint.timeout or options.timeout
@@ -455,9 +463,6 @@ class TimeoutProvider:
                         raise self._timed_out(limit) from exc
                     raise
                 yield item
-
-    async def aclose(self) -> None:
-        await self.inner.aclose()
 
 
 class FallbackProvider:

@@ -16,14 +16,14 @@ from pathlib import Path
 from typing import Any
 
 from polyteam.cost import PRICES_AS_OF, cost_usd, read_ledger
-from polyteam.errors import ConfigError, ConfigIssue
+from polyteam.errors import UsageError
 from polyteam.providers.base import Price
 from polyteam.redact import redact_obj
 
 
-def _missing(path: Path, problem: str) -> ConfigError:
+def _missing(path: Path, problem: str) -> UsageError:
     fix = "pass the project folder that `polyteam run` printed (it holds .polyteam/ledger.jsonl)"
-    return ConfigError([ConfigIssue(file=str(path), key="", problem=problem, fix=fix)])
+    return UsageError(str(path), "", problem, fix)
 
 
 def _load_json(path: Path) -> dict[str, Any]:
@@ -117,7 +117,7 @@ def build_report(project_dir: str | os.PathLike[str]) -> dict[str, Any]:
     """Aggregate a project's ledger into the report dict that every renderer uses.
 
     Raises:
-        ConfigError: the folder does not exist or has no (or an empty) ledger (exit 2).
+        UsageError: the folder does not exist or has no (or an empty) ledger (exit 2).
     """
     project = Path(project_dir)
     state_dir = project / ".polyteam"
@@ -218,10 +218,10 @@ def summary_lines(report: dict[str, Any]) -> list[str]:
 
 
 def project_summary(project_dir: str | os.PathLike[str]) -> list[str]:
-    """`summary_lines` of a project, or one line saying no call was recorded (never raises ConfigError)."""
+    """`summary_lines` of a project, or one line saying no call was recorded (never raises UsageError)."""
     try:
         return summary_lines(build_report(project_dir))
-    except ConfigError:
+    except UsageError:
         return ["no LLM call recorded for this project: cost $0"]
 
 

@@ -12,7 +12,7 @@ def test_exported_members() -> None:
     assert sorted(polyteam.__all__) == sorted(
         ["__version__", "Team", "RunSummary", "load_settings", "Settings", "Router", "Route", "Gateway",
          "Answer", "Endpoint", "Message", "CallOptions", "Completion", "build_report", "Emulator",
-         "PolyteamError", "ConfigError", "ProviderError", "BudgetExceededError", "MalformedReplyError"]
+         "PolyteamError", "ConfigError", "UsageError", "FallbackExhaustedError", "ProviderError", "BudgetExceededError", "MalformedReplyError"]
     )  # fmt: skip
     for name in polyteam.__all__:
         assert getattr(polyteam, name) is not None, name

@@ -10,7 +10,7 @@ import pytest
 
 from canary import assert_no_canary, canary_endpoint
 from polyteam.cost import CostMeter
-from polyteam.errors import ConfigError
+from polyteam.errors import UsageError
 from polyteam.gateway import AttemptRecord
 from polyteam.providers.base import Endpoint
 from polyteam.report import build_report, project_summary, rich_tables, summary_lines
@@ -118,19 +118,19 @@ def test_rich_tables_flag_unpriced(project: Path) -> None:
     assert "glm-99 (unpriced)" in out
 
 
-def test_missing_or_empty_ledger_is_a_one_line_config_error(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError) as info:
+def test_missing_or_empty_ledger_is_a_one_line_usage_error(tmp_path: Path) -> None:
+    with pytest.raises(UsageError) as info:
         build_report(tmp_path / "nope")
     assert "no such project folder" in str(info.value)
-    with pytest.raises(ConfigError) as info:
+    with pytest.raises(UsageError) as info:
         build_report(tmp_path)
-    (issue,) = info.value.issues
+    issue = info.value.issue
     assert (
         issue.file.endswith("ledger.jsonl") and "no ledger" in issue.problem and "polyteam run" in issue.fix
     )
     (tmp_path / ".polyteam").mkdir()
     (tmp_path / ".polyteam" / "ledger.jsonl").write_text("\n")
-    with pytest.raises(ConfigError, match="the ledger is empty"):
+    with pytest.raises(UsageError, match="the ledger is empty"):
         build_report(tmp_path)
     assert "\n" not in str(info.value)
 

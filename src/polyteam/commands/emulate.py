@@ -1,6 +1,6 @@
 """`polyteam emulate`: serve the four wire protocols until Ctrl-C or SIGTERM.
 
-Parses nothing itself beyond turning option errors into ConfigError lines; the servers are
+Parses nothing itself beyond turning option errors into UsageError lines; the servers are
 polyteam.emulator.Emulator. Prints exactly one ready line, flushed, once the port accepts connections.
 """
 
@@ -30,10 +30,10 @@ def run(
     """Run the emulator in the foreground.
 
     Raises:
-        ConfigError: a bad --faults spec or --responder (one line naming the option and the fix).
+        UsageError: a bad --faults spec or --responder (one line naming the option and the fix).
     """
     from polyteam.emulator import Emulator, FaultSpecError
-    from polyteam.errors import ConfigError, ConfigIssue
+    from polyteam.errors import UsageError
 
     try:
         emulator = Emulator(
@@ -43,7 +43,7 @@ def run(
         option, _, problem = str(exc).partition(": ")
         if not problem:
             option, problem = "--responder", str(exc)
-        raise ConfigError([ConfigIssue("polyteam emulate", option, problem)]) from exc
+        raise UsageError("polyteam emulate", option, problem) from exc
     asyncio.run(_serve(emulator))
 
 

@@ -1,6 +1,6 @@
 """`polyteam report PROJECT [--json | --html FILE]`: render `polyteam.report.build_report`.
 
-A missing or empty ledger is a usage error: `build_report` raises ConfigError (one line naming
+A missing or empty ledger is a usage error: `build_report` raises UsageError (one line naming
 the file and the fix), which `polyteam.cli.main` turns into exit status 2.
 """
 

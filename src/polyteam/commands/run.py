@@ -16,7 +16,7 @@ from typing import Any
 
 import typer
 
-from polyteam.errors import ConfigError, ConfigIssue
+from polyteam.errors import UsageError
 from polyteam.redact import redact
 
 EXIT_FAILED = 1
@@ -24,8 +24,8 @@ EXIT_BUDGET = 3
 EXIT_INTERRUPTED = 130
 
 
-def _usage(key: str, problem: str, fix: str) -> ConfigError:
-    return ConfigError([ConfigIssue("polyteam run", key, problem, fix)])
+def _usage(key: str, problem: str, fix: str) -> UsageError:
+    return UsageError("polyteam run", key, problem, fix)
 
 
 def _check_options(
@@ -49,7 +49,7 @@ def _saved_config_dir(resume: Path) -> Path | None:
     try:
         state = Workspace(resume).load_state()
     except PolyteamError as exc:  # no project there: a usage error (exit 2), said in one line
-        raise ConfigError([ConfigIssue("polyteam run", "--resume", str(exc))]) from None
+        raise UsageError("polyteam run", "--resume", str(exc)) from None
     saved = (state.get("settings") or {}).get("config_dir")
     return Path(saved) if saved and Path(saved).is_dir() else None
 
@@ -131,7 +131,7 @@ def run(
     """Run (or resume) the standard team and print the summary; exits non-zero unless done.
 
     Raises:
-        ConfigError: bad options or configuration (exit 2).
+        UsageError: bad options (exit 2). ConfigError: a bad configuration (exit 2).
         PolyteamError: the project folder or a resumed run's state cannot be used (exit 1).
         typer.Exit: 1 failed, 3 budget, 130 interrupted.
     """
