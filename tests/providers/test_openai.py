@@ -81,9 +81,6 @@ async def test_plain_http_clients_share_one_tls_context_instead_of_loading_the_c
     # issue 7: each run's client loaded the system CA store (~30 ms) for an http:// endpoint
     import ssl
 
-    from polyteam.providers.openai import shared_tls_context
-
-    shared_tls_context()  # the process's one context (built at most once)
     loads: list[object] = []
     real = ssl.SSLContext.load_verify_locations
 

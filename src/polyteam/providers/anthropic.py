@@ -37,6 +37,7 @@ from polyteam.providers._common import (
     retry_after,
     secret_value,
 )
+from polyteam.providers._plain_http import is_plain_http, keepalive_socket_options, plain_http_client_kwargs
 from polyteam.providers.base import CallOptions, Completion, Delta, Endpoint, Message
 
 EDGE_ERRORS: tuple[type[BaseException], ...] = (
@@ -93,6 +94,10 @@ class AnthropicProvider:
         }
         if endpoint.proxy:
             kwargs["http_client"] = anthropic.DefaultAsyncHttpxClient(proxy=endpoint.proxy)
+        elif is_plain_http(endpoint):  # no TLS context built for a wire without TLS (_plain_http)
+            kwargs["http_client"] = anthropic.DefaultAsyncHttpxClient(
+                **plain_http_client_kwargs(keepalive_socket_options())
+            )
         self._client = anthropic.AsyncAnthropic(**kwargs)
 
     def _request(self, messages: list[Message], options: CallOptions) -> dict[str, Any]:

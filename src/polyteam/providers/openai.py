@@ -2,18 +2,15 @@
 
 One attempt per call with the official `openai` SDK (`max_retries=0`): retries, fallback,
 limits and the ledger live in `polyteam.gateway`. One `AsyncOpenAI` client per provider
-instance, closed by `aclose()`. For plain `http://` bases the client's HTTP pool gets the one
-TLS context of the process (built once, as httpx would build it) instead of building its own,
-which loads the system CA store (~30 ms of CPU per client, i.e. per run). SDK and transport errors become `polyteam.errors` classes in
+instance, closed by `aclose()`. For plain `http://` bases the client's HTTP pool builds no TLS
+context (`_plain_http`), which would load the system CA store (~30 ms of CPU before the first request). SDK and transport errors become `polyteam.errors` classes in
 `_map_error`, the one place this module looks at them. Zhipu reuses this module (`zhipu.py`).
 """
 
 from __future__ import annotations
 
-import functools
 import itertools
 import json
-import ssl
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -40,6 +37,7 @@ from polyteam.providers._common import (
     retry_after,
     secret_value,
 )
+from polyteam.providers._plain_http import is_plain_http, plain_http_client_kwargs
 from polyteam.providers.base import CallOptions, Completion, Delta, Endpoint, Message
 
 #: what `_map_error` understands; anything else is a bug and keeps its traceback
@@ -50,17 +48,6 @@ _CONTEXT_CODES = {"context_length_exceeded", "string_above_max_length", "exceed_
 # llama.cpp's server: HTTP 400 "... exceeds the available context size ..."
 _CONTEXT_PHRASES = ("maximum context length", "context length", "context size")
 _FILTER_CODES = {"content_filter", "content_policy_violation"}
-
-
-@functools.cache
-def shared_tls_context() -> ssl.SSLContext:
-    """The verifying TLS context httpx builds by default, built once per process for plain-http clients."""
-    return httpx2.create_ssl_context()
-
-
-def _plain_http(endpoint: Endpoint) -> bool:
-    bases = [endpoint.base_url, *endpoint.bases]
-    return all(base.lower().startswith("http://") for base in bases)
 
 
 class OpenAIProvider:
@@ -86,9 +73,9 @@ class OpenAIProvider:
         }
         if endpoint.proxy:
             kwargs["http_client"] = openai.DefaultAsyncHttpxClient(proxy=endpoint.proxy)
-        elif _plain_http(endpoint):
-            # no TLS on the wire; a redirect to https:// would still be verified (same context)
-            kwargs["http_client"] = openai.DefaultAsyncHttpxClient(verify=shared_tls_context())
+        elif is_plain_http(endpoint):
+            # no TLS on the wire: no TLS context built; a redirect to https:// is still verified
+            kwargs["http_client"] = openai.DefaultAsyncHttpxClient(**plain_http_client_kwargs())
         return kwargs
 
     def _request(self, messages: list[Message], options: CallOptions) -> dict[str, Any]:
