@@ -7,6 +7,7 @@ polyteam's errors into exit statuses: 2 configuration/usage, 3 budget, 1 anythin
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -14,7 +15,7 @@ from typing import Annotated
 import typer
 
 app = typer.Typer(
-    add_completion=False,
+    add_completion=True,  # --install-completion / --show-completion (typer's, for bash, zsh, fish, PowerShell)
     no_args_is_help=True,
     help="A small AI software team where every Role and every Action runs on its own LLM.",
     pretty_exceptions_enable=False,
@@ -25,6 +26,35 @@ ConfigDir = Annotated[
     Path | None,
     typer.Option("--config-dir", help="Folder with config.yaml and multi_llm_config.yaml."),
 ]
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from polyteam import __version__
+
+        print(f"polyteam {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def options(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_print_version, is_eager=True, help="Print the version and exit."),
+    ] = False,
+    verbose: Annotated[
+        bool,
+        typer.Option(
+            "-v", "--verbose", help="Log every attempt, retry, fallback, repair and re-ask to stderr."
+        ),
+    ] = False,
+) -> None:
+    """Options for every command (POLYTEAM_LOG=debug is -v from the environment)."""
+    level = os.environ.get("POLYTEAM_LOG", "")
+    if verbose or level:
+        from polyteam.runlog import enable
+
+        enable("debug" if verbose else level)
 
 
 @app.command()
@@ -41,6 +71,9 @@ def run(
         bool, typer.Option("--overwrite", help="Replace an existing project folder.")
     ] = False,
     quiet: Annotated[bool, typer.Option("--quiet", help="Only the final summary.")] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the summary as JSON on stdout (no live display).")
+    ] = False,
 ) -> None:
     """Run the team on REQUIREMENT and write the project."""
     from polyteam.commands import run as cmd
@@ -54,6 +87,7 @@ def run(
         resume=resume,
         overwrite=overwrite,
         quiet=quiet,
+        as_json=as_json,
     )
 
 
@@ -74,11 +108,12 @@ def check(
     ping: Annotated[
         bool, typer.Option("--ping", help="Send a tiny request to each routed endpoint.")
     ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
 ) -> None:
     """Validate the configuration; --ping reaches each endpoint."""
     from polyteam.commands import check as cmd
 
-    cmd.run(config_dir=config_dir, ping=ping)
+    cmd.run(config_dir=config_dir, ping=ping, as_json=as_json)
 
 
 @app.command()
@@ -146,7 +181,7 @@ def main() -> None:
     try:
         # with standalone_mode=False click *returns* the code of a `typer.Exit(n)` (and 130 after
         # Ctrl-C) instead of raising it: pass it on, or every command would exit 0
-        code = app(standalone_mode=False)
+        code = app(standalone_mode=False, prog_name="polyteam")
     except ConfigError as exc:
         from polyteam.redact import redact
 

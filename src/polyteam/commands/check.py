@@ -30,10 +30,18 @@ class PingResult:
     latency_s: float
 
 
-def run(config_dir: Path | None = None, ping: bool = False) -> None:
-    """Print `ok`, or (with --ping) one line per endpoint; exit 1 if an endpoint cannot be reached."""
+def run(config_dir: Path | None = None, ping: bool = False, as_json: bool = False) -> None:
+    """Print `ok`, or (with --ping) one line per endpoint; exit 1 if an endpoint cannot be reached.
+
+    `as_json`: one JSON document on stdout instead (`polyteam.commands.check_json`), also for a
+    bad configuration (its issues, exit 2)."""
     from polyteam.config import load_settings
 
+    if as_json:
+        from polyteam.commands.check_json import run_json
+
+        run_json(config_dir, ping, load_settings, ping_all)
+        return
     settings = load_settings(config_dir, os.environ)
     if not ping:
         print("ok")

@@ -127,8 +127,12 @@ def run(
     resume: Path | None = None,
     overwrite: bool = False,
     quiet: bool = False,
+    as_json: bool = False,
 ) -> None:
     """Run (or resume) the standard team and print the summary; exits non-zero unless done.
+
+    `as_json`: no live display, the summary as one JSON document on stdout (`run_json`), the
+    exit status unchanged.
 
     Raises:
         UsageError: bad options (exit 2). ConfigError: a bad configuration (exit 2).
@@ -152,7 +156,7 @@ def run(
         errors.print(notice, markup=False, soft_wrap=True)
 
     team = Team.standard(settings)
-    progress = make_progress(console, quiet=quiet)
+    progress = make_progress(console, quiet=quiet or as_json)
     try:
         with progress:
             if resume is not None:
@@ -173,8 +177,13 @@ def run(
         errors.print(f"polyteam: interrupted, state saved{hint}", markup=False, soft_wrap=True)
         raise typer.Exit(EXIT_INTERRUPTED) from None
 
-    for line in summary_lines(summary, _report_lines(path)):
-        console.print(line, markup=False, soft_wrap=True)
+    if as_json:
+        from polyteam.commands.run_json import print_summary_json
+
+        print_summary_json(summary)
+    else:
+        for line in summary_lines(summary, _report_lines(path)):
+            console.print(line, markup=False, soft_wrap=True)
     if summary.status == "budget":
         spent = f"${summary.cost_usd:.4f}" if summary.cost_usd is not None else "the budget"
         errors.print(
