@@ -152,11 +152,22 @@ def emulate(
     faults: Annotated[str | None, typer.Option("--faults", help="Fault spec, see docs.")] = None,
     log: Annotated[Path | None, typer.Option("--log", help="Append one JSON line per request.")] = None,
     responder: Annotated[str, typer.Option("--responder", help="echo | team")] = "echo",
+    lenient: Annotated[
+        bool, typer.Option("--lenient", help="Accept what the real services reject (retired models, …).")
+    ] = False,
 ) -> None:
     """Serve the four providers' wire protocols locally."""
     from polyteam.commands import emulate as cmd
 
-    cmd.run(port=port, host=host, latency_ms=latency_ms, faults=faults, log=log, responder=responder)
+    cmd.run(
+        port=port,
+        host=host,
+        latency_ms=latency_ms,
+        faults=faults,
+        log=log,
+        responder=responder,
+        strict=not lenient,
+    )
 
 
 def _exit_without_finalization_cost() -> None:

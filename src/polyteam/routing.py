@@ -2,47 +2,27 @@
 
 Owns the resolution rule (the Action's entry, else the Role's entry unless
 `INHERIT_ROLE_LLM: false`, else the default), the provider names and their tolerated
-spellings, and the `routes` document of DESIGN §5. Reading and validating the files is
+spellings (read off `polyteam.providers.kinds`), and the `routes` document of DESIGN §5. Reading and validating the files is
 `polyteam.config`'s job: a `Router` is only ever built from a configuration that validated.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from polyteam.errors import ConfigError, ConfigIssue
 from polyteam.providers.base import Endpoint
+from polyteam.providers.kinds import BUILTIN, provider_name
 from polyteam.roster import role_pairs
 
 RouteSource = Literal["action", "role", "default"]
 
-#: the built-in LLM names, in the order the default is chosen (DESIGN §2)
-PROVIDER_NAMES: tuple[str, ...] = ("openai", "claude", "spark", "zhipu", "open_llm")
+#: the built-in LLM names, in the order the default is chosen (DESIGN §2); from the provider specs
+PROVIDER_NAMES: tuple[str, ...] = tuple(s.name for s in BUILTIN)
 
-# Tolerated spellings, after lower-casing and turning runs of spaces/dashes/underscores into "_".
-# The seed's comment lists "class openai" for OpenAI-compatible servers; users also write "open llm".
-_ALIASES: dict[str, str] = {
-    "openai": "openai",
-    "claude": "claude",
-    "anthropic": "claude",
-    "spark": "spark",
-    "zhipu": "zhipu",
-    "zhipuai": "zhipu",
-    "open_llm": "open_llm",
-    "openllm": "open_llm",
-    "class_openai": "open_llm",
-}
-
-
-def provider_name(name: object) -> str | None:
-    """The canonical provider name for `name` (tolerating the seed's spellings), or None."""
-    if not isinstance(name, str):
-        return None
-    folded = re.sub(r"[\s_-]+", "_", name.strip().lower())
-    return _ALIASES.get(folded)
+__all__ = ["PROVIDER_NAMES", "Route", "Router", "provider_name", "resolve_route"]
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,8 @@ import pytest
 from _support import run_polyteam as polyteam  # checks stdout and stderr for canary secrets
 
 from canary import ANTHROPIC_API_KEY, OPEN_LLM_API_KEY, OPENAI_API_KEY, ZHIPUAI_API_KEY
+from polyteam.providers.openai_spec import OPENAI as OPENAI_SPEC
+from polyteam.providers.zhipu_spec import ZHIPU as ZHIPU_SPEC
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 FIFTH = EXAMPLES / "providers-and-open-models"
@@ -24,7 +26,7 @@ def test_routes_json_on_the_seed_fifth_example() -> None:
     assert document["default"] == {
         "llm": "openai",
         "provider": "openai",
-        "model": "gpt-4o-mini",
+        "model": OPENAI_SPEC.default_model,
         "base_url": "https://api.openai.com/v1",
     }
     by_action = {r["action"]: r for r in document["routes"]}
@@ -43,7 +45,7 @@ def test_routes_json_on_the_seed_fifth_example() -> None:
         }  # fmt: skip
     assert by_action["WriteCodeReview"] == {
         "role": "Engineer", "action": "WriteCodeReview", "llm": "zhipu", "provider": "zhipu",
-        "model": "glm-4", "base_url": "https://open.bigmodel.cn/api/paas/v4", "source": "role",
+        "model": ZHIPU_SPEC.default_model, "base_url": "https://open.bigmodel.cn/api/paas/v4", "source": "role",
     }  # fmt: skip
     assert by_action["WriteTest"]["source"] == "default"
     config = (FIFTH / "config.yaml").read_text()

@@ -8,8 +8,9 @@ import pytest
 from _emu_log import LOG_FIELDS
 
 from polyteam.emulator.faults import FaultPlan, FaultSpecError, parse_faults
+from polyteam.emulator.registry import resolve_responder
 from polyteam.emulator.requestlog import RequestLog, max_overlap
-from polyteam.emulator.responders import ChatRequest, ScriptedResponder, echo, resolve_responder
+from polyteam.emulator.responders import ChatRequest, ScriptedResponder, echo
 from polyteam.emulator.texts import corrupt, cut_to_max_tokens, estimate_tokens, split_chunks
 
 

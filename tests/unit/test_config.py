@@ -12,6 +12,8 @@ from polyteam.config import LocalSupport, load_settings, read_config_files, vali
 from polyteam.config.loading import find_config_dir
 from polyteam.errors import ConfigError
 from polyteam.providers.base import Price
+from polyteam.providers.openai_spec import OPENAI as OPENAI_SPEC
+from polyteam.providers.zhipu_spec import ZHIPU as ZHIPU_SPEC
 from polyteam.redact import redact
 
 NO_LOCAL = lambda: LocalSupport(bundled_gguf=None, has_xllamacpp=False)  # noqa: E731
@@ -57,7 +59,7 @@ def one_issue(folder: Path, needle: str, environ: dict[str, str] | None = None, 
 def test_openai_from_config_yaml_is_the_default(tmp_path: Path) -> None:
     settings = load_settings(write(tmp_path, OPENAI), {}, probe=NO_LOCAL)
     default = settings.router.default
-    assert (default.llm, default.kind, default.model) == ("openai", "openai", "gpt-4o-mini")
+    assert (default.llm, default.kind, default.model) == ("openai", "openai", OPENAI_SPEC.default_model)
     assert default.base_url == "https://api.openai.com/v1"
     assert default.api_key is not None and default.api_key.get_secret_value() == canary.OPENAI_API_KEY
     assert settings.router.routing_on is False
@@ -156,7 +158,7 @@ def test_zhipu_defaults_and_key_form(tmp_path: Path) -> None:
     default = load_settings(
         write(tmp_path, f'ZHIPUAI_API_KEY: "{ZHIPU_KEY}"\n'), {}, probe=NO_LOCAL
     ).router.default
-    assert (default.model, default.base_url) == ("glm-4", "https://open.bigmodel.cn/api/paas/v4")
+    assert (default.model, default.base_url) == (ZHIPU_SPEC.default_model, "https://open.bigmodel.cn/api/paas/v4")
     line = one_issue(write(tmp_path / "bad", 'ZHIPUAI_API_KEY: "nodotsecretvalue"\n'), "ZHIPUAI_API_KEY")
     assert "id.secret" in line and "nodotsecretvalue" not in line
     assert redact(line) == line  # the message survives redaction intact

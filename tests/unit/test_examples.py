@@ -10,6 +10,7 @@ import canary
 from canary import assert_no_canary
 from polyteam.config import LocalSupport, load_settings
 from polyteam.errors import ConfigError
+from polyteam.providers.zhipu_spec import ZHIPU as ZHIPU_SPEC
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 NO_LOCAL = lambda: LocalSupport(bundled_gguf=None, has_xllamacpp=False)  # noqa: E731
@@ -105,7 +106,7 @@ def test_seed_fifth_example_routes() -> None:
     assert got["WriteCodeReview"] == (
         "zhipu",
         "zhipu",
-        "glm-4",
+        ZHIPU_SPEC.default_model,
         "https://open.bigmodel.cn/api/paas/v4",
         "role",
     )

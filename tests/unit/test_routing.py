@@ -12,6 +12,7 @@ from canary import assert_no_canary
 from polyteam.config import LocalSupport, load_settings
 from polyteam.errors import ConfigError
 from polyteam.providers.base import Endpoint
+from polyteam.providers.zhipu_spec import ZHIPU as ZHIPU_SPEC
 from polyteam.roster import role_pairs
 from polyteam.routing import Router, provider_name, resolve_route
 
@@ -46,7 +47,7 @@ def test_action_entry_beats_role_entry_and_role_beats_default(tmp_path: Path) ->
     review = router.route("Engineer", "WriteCodeReview")
     prd = router.route("ProductManager", "WritePRD")
     assert (code.llm, code.source, code.endpoint.kind) == ("claude", "action", "claude")
-    assert (review.llm, review.source, review.endpoint.model) == ("zhipu", "role", "glm-4")
+    assert (review.llm, review.source, review.endpoint.model) == ("zhipu", "role", ZHIPU_SPEC.default_model)
     assert (prd.llm, prd.source) == ("openai", "default")
 
 

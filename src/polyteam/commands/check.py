@@ -57,6 +57,20 @@ def run(config_dir: Path | None = None, ping: bool = False, as_json: bool = Fals
     print("ok")
 
 
+def _ping_failure(route: Route, exc: Exception) -> str:
+    """The error, with a fix when the server says the model does not exist (404): usually a retired id."""
+    from polyteam.errors import ProviderError
+    from polyteam.providers.kinds import BY_NAME
+
+    if not isinstance(exc, ProviderError) or exc.status != 404:
+        return str(exc)
+    endpoint = route.endpoint
+    spec = BY_NAME.get(endpoint.kind)
+    builtin = spec is not None and spec.builtin and spec.model_key and endpoint.llm == spec.name
+    where = f"{spec.model_key} / model:" if builtin and spec else f"model: under MODEL_LIST.{endpoint.llm}"
+    return f"retired or unknown model {endpoint.model}; set {where} ({exc})"
+
+
 def distinct_routes(router: Router) -> list[Route]:
     """One route per distinct endpoint (kind, base URL, model), in pipeline order."""
     seen: set[tuple[str, str, str]] = set()
@@ -88,7 +102,7 @@ async def ping_route(route: Route, timeout: float = PING_TIMEOUT_S) -> PingResul
             timeout,
         )
     except PolyteamError as exc:
-        return PingResult(route, False, str(exc), time.perf_counter() - started)
+        return PingResult(route, False, _ping_failure(route, exc), time.perf_counter() - started)
     except TimeoutError:
         return PingResult(route, False, f"no answer within {timeout:.0f}s", time.perf_counter() - started)
     finally:

@@ -26,6 +26,7 @@ def run(
     faults: str | None = None,
     log: Path | None = None,
     responder: str = "echo",
+    strict: bool = True,
 ) -> None:
     """Run the emulator in the foreground.
 
@@ -37,7 +38,13 @@ def run(
 
     try:
         emulator = Emulator(
-            port=port, host=host, latency_ms=latency_ms, faults=faults, log_path=log, responder=responder
+            port=port,
+            host=host,
+            latency_ms=latency_ms,
+            faults=faults,
+            log_path=log,
+            responder=responder,
+            strict=strict,
         )
     except (FaultSpecError, ValueError, ImportError) as exc:
         option, _, problem = str(exc).partition(": ")

@@ -16,14 +16,9 @@ from urllib.parse import urlsplit
 from pydantic import SecretStr, ValidationError
 
 from polyteam.config.schema import (
-    BASE_KEY,
-    DEFAULT_BASE,
-    DEFAULT_MODEL,
-    MODEL_KEY,
+    KEY_SPELLINGS,
     NUMBER_KEYS,
-    REQUIRED_KEYS,
     SECRET_KEYS,
-    SPARK_DOMAINS,
     STRING_KEYS,
     PriceModel,
     display,
@@ -31,9 +26,10 @@ from polyteam.config.schema import (
 )
 from polyteam.errors import ConfigIssue
 from polyteam.providers.base import Endpoint, Price
+from polyteam.providers.kinds import BUILTIN, spec_for
+from polyteam.providers.spark_spec import domains_for
 
 ENV = "environment"
-_ENV_SPELLINGS: dict[str, tuple[str, ...]] = {"ANTHROPIC_API_KEY": ("ANTHROPIC_API_KEY", "Anthropic_API_KEY")}
 
 
 @dataclass
@@ -69,7 +65,7 @@ def read_values(config: Any, label: str, environ: Mapping[str, str]) -> tuple[Va
             if known and (canonical not in raw or is_unset(raw[canonical][0])):
                 raw[canonical] = (value, label)
     for key in (*STRING_KEYS, *NUMBER_KEYS):
-        for spelling in _ENV_SPELLINGS.get(key, (key,)):
+        for spelling in KEY_SPELLINGS.get(key, (key,)):
             env_value = environ.get(spelling)
             if not is_unset(env_value):
                 raw[key] = (env_value, ENV)
@@ -86,12 +82,37 @@ def read_values(config: Any, label: str, environ: Mapping[str, str]) -> tuple[Va
         if not is_unset(value):
             values.strings[key] = value.strip()
             values.source[key] = source
+    _merge_base_spellings(values, issues)
     values.max_budget = _number(raw.get("MAX_BUDGET"), "MAX_BUDGET", issues, positive=True)
     k = _number(raw.get("CODE_REVIEW_K"), "CODE_REVIEW_K", issues, whole=True)
     values.code_review_k = 1 if k is None else int(k)
     if "PRICES" in raw:
         values.prices = _prices(*raw["PRICES"], issues)
     return values, issues
+
+
+def _merge_base_spellings(values: Values, issues: list[ConfigIssue]) -> None:
+    """OPENAI_BASE_URL (the SDK's) and OPENAI_API_BASE (the tutorial's) are one setting: both set and
+    different is an error; otherwise the one set becomes the canonical key."""
+    for spec in BUILTIN:
+        canonical, *others = spec.base_keys or ("",)
+        set_keys = [k for k in (canonical, *others) if k in values.strings]
+        if not set_keys:
+            continue
+        distinct = {values.strings[k].rstrip("/") for k in set_keys}
+        if len(distinct) > 1:
+            names = " and ".join(set_keys)
+            where = ", ".join(dict.fromkeys(values.source[k] for k in set_keys))
+            issues.append(
+                ConfigIssue(
+                    where, names, "are both set and differ", f"keep one of {names} (they mean the same)"
+                )
+            )
+        if canonical not in values.strings:
+            values.strings[canonical] = values.strings[set_keys[0]]
+            values.source[canonical] = values.source[set_keys[0]]
+        for key in others:
+            values.strings.pop(key, None)
 
 
 def _number(
@@ -179,7 +200,7 @@ def spark_domain_issue(
         path = urlsplit(url).path.rstrip("/")
     except ValueError:
         path = ""
-    allowed = next((d for p, d in SPARK_DOMAINS.items() if path.endswith(p)), None)
+    allowed = domains_for(path)
     if allowed is None:
         if domain:
             return domain, None
@@ -196,9 +217,17 @@ def spark_domain_issue(
 
 def base_for(kind: str, values: Values) -> str:
     """The configured base of a built-in provider, else its default (claude without its trailing /v1)."""
-    base = (values.get(BASE_KEY.get(kind, "")) or DEFAULT_BASE.get(kind, "")).rstrip("/")
-    if kind == "claude" and base.endswith("/v1"):
-        base = base[: -len("/v1")]
+    spec = spec_for(kind)
+    key = spec.base_keys[0] if spec.base_keys else ""
+    return strip_base(kind, values.get(key) or spec.default_base)
+
+
+def strip_base(kind: str, base: str) -> str:
+    """`base` without a trailing slash, and without the suffix the kind's SDK adds itself (claude's /v1)."""
+    base = base.rstrip("/")
+    suffix = spec_for(kind).sdk_adds
+    if suffix and base.endswith(suffix):
+        base = base[: -len(suffix)]
     return base
 
 
@@ -209,7 +238,8 @@ def _secret(value: str | None) -> SecretStr | None:
 def provider_states(values: Values, config_label: str) -> dict[str, ProviderState]:
     """Every built-in provider's state, in the default order (openai, claude, spark, zhipu, open_llm)."""
     states: dict[str, ProviderState] = {}
-    for name, required in REQUIRED_KEYS.items():
+    for spec in BUILTIN:
+        name, required = spec.name, spec.required
         missing = tuple(display(k) for k in required if values.get(k) is None)
         configured_any = len(missing) < len(required)
         issues: list[ConfigIssue] = []
@@ -220,11 +250,12 @@ def provider_states(values: Values, config_label: str) -> dict[str, ProviderStat
 
 
 def _url_issues(name: str, values: Values, issues: list[ConfigIssue]) -> None:
-    key = BASE_KEY.get(name)
+    spec = spec_for(name)
+    key = spec.base_keys[0] if spec.base_keys else None
     base = values.get(key) if key else None
-    schemes = ("ws", "wss") if name == "spark" else ("http", "https")
+    schemes = spec.schemes
     if key and base and not is_url(base, schemes):
-        example = "wss://spark-api.xf-yun.com/v3.5/chat" if name == "spark" else "https://host/v1"
+        example = spec.default_base or "https://host/v1"
         issues.append(
             ConfigIssue(values.source[key], key, f"is not a {' or '.join(schemes)} URL", f"e.g. {example}")
         )
@@ -253,18 +284,10 @@ def is_zhipu_key(value: str) -> bool:
     return bool(head and dot and tail)
 
 
-#: the config.yaml key holding each provider's API key (spark has three, handled apart)
-_API_KEY = {
-    "openai": "OPENAI_API_KEY",
-    "claude": "ANTHROPIC_API_KEY",
-    "zhipu": "ZHIPUAI_API_KEY",
-    "open_llm": "OPEN_LLM_API_KEY",
-}
-
-
 def _endpoint(name: str, values: Values) -> Endpoint:
+    spec = spec_for(name)
     base = base_for(name, values)
-    model = values.get(MODEL_KEY.get(name, "")) or DEFAULT_MODEL.get(name, "")
+    model = values.get(spec.model_key or "") or spec.default_model
     if name == "spark":
         domain, _issue = spark_domain_issue(base, values.get("DOMAIN"), "", "DOMAIN")
         return Endpoint(
@@ -277,17 +300,16 @@ def _endpoint(name: str, values: Values) -> Endpoint:
             api_key=_secret(values.get("SPARK_API_KEY")),
             api_secret=_secret(values.get("SPARK_API_SECRET")),
         )
-    kind = name if name in _API_KEY else "open_llm"
     extra: dict[str, object] = {}
-    if kind == "openai":
+    if "OPENAI_PROXY" in spec.extra_keys:
         extra["proxy"] = values.get("OPENAI_PROXY")
         # structured outputs are certain only on the public API; forwarders vary
-        extra["json_schema"] = base == DEFAULT_BASE["openai"]
+        extra["json_schema"] = base == spec.default_base
     return Endpoint(
-        llm=kind,
-        kind=kind,  # type: ignore[arg-type]
+        llm=name,
+        kind=name,  # type: ignore[arg-type]
         base_url=base,
         model=model,
-        api_key=_secret(values.get(_API_KEY[kind])),
+        api_key=_secret(values.get(spec.key or "")),
         **extra,  # type: ignore[arg-type]
     )

@@ -16,9 +16,17 @@ from typing import Any
 
 from pydantic import SecretStr, ValidationError
 
-from polyteam.config.credentials import Values, base_for, is_url, is_zhipu_key, spark_domain_issue
+from polyteam.config.credentials import (
+    Values,
+    base_for,
+    is_url,
+    is_zhipu_key,
+    spark_domain_issue,
+    strip_base,
+)
 from polyteam.config.local import LocalSupport, local_base_url
 from polyteam.config.schema import (
+    BASE_ALIASES,
     BUNDLED_INSTALL_HINT,
     BUNDLED_MODEL,
     ENTRY_EXPECTS,
@@ -31,9 +39,10 @@ from polyteam.config.schema import (
 )
 from polyteam.errors import ConfigIssue
 from polyteam.providers.base import Endpoint, Price
-from polyteam.routing import provider_name
+from polyteam.providers.kinds import SPECS, kind_for_api_type, spec_for
+from polyteam.providers.openai_spec import COMPATIBLE_BASES
 
-_KINDS = ("openai", "claude", "spark", "zhipu", "open_llm", "local")
+_KINDS = tuple(s.name for s in SPECS)
 
 
 @dataclass
@@ -118,9 +127,7 @@ def _entry(ctx: _Ctx, name: str, data: Any) -> EntryResult:
         _pydantic_issues(ctx, where, exc)
         return EntryResult(name, None, (), _raw_secrets(data))
     secrets = tuple(s for s in (entry.api_key, entry.api_secret) if s)
-    kind = "open_llm" if entry.api_type is None else provider_name(entry.api_type)
-    if kind is None and isinstance(entry.api_type, str) and entry.api_type.strip().lower() == "local":
-        kind = "local"
+    kind = "open_llm" if entry.api_type is None else kind_for_api_type(entry.api_type)
     if kind is None:
         close = difflib.get_close_matches(str(entry.api_type).lower(), _KINDS, n=1)
         hint = f"did you mean {close[0]}?" if close else f"use one of {', '.join(_KINDS)}"
@@ -134,6 +141,10 @@ def _entry(ctx: _Ctx, name: str, data: Any) -> EntryResult:
         "timeout": entry.timeout,
         "proxy": entry.proxy,
         "tiny": bool(entry.tiny),
+        "token_param": entry.token_param,
+        "extra_body": dict(entry.extra_body or {}),
+        "headers": {str(k): str(v) for k, v in (entry.headers or {}).items()},
+        "query": {str(k): str(v) for k, v in (entry.query or {}).items()},
     }
     endpoint = (
         _local(ctx, where, entry, common) if kind == "local" else _remote(ctx, where, kind, entry, common)
@@ -166,19 +177,57 @@ def _raw_secrets(data: dict[Any, Any]) -> tuple[str, ...]:
     return tuple(v for k, v in data.items() if k in ("api_key", "api_secret") and isinstance(v, str) and v)
 
 
-def _bases(entry: ModelEntry) -> list[str]:
+def _bases(ctx: _Ctx, where: str, entry: ModelEntry) -> list[str] | None:
+    """The entry's bases in order, each once (None when two spellings of the base disagree)."""
+    spelled = [f for f in ("open_llm_api_base", *BASE_ALIASES) if getattr(entry, f) is not None]
+    if len(spelled) > 1:
+        firsts = {
+            _as_list(getattr(entry, f))[0].strip().rstrip("/") for f in spelled if _as_list(getattr(entry, f))
+        }
+        if len(firsts) > 1:
+            names = " and ".join(spelled)
+            ctx.issue(where, f"{names} are both set and differ", f"keep one of {names} (they mean the same)")
+            return None
+    first = getattr(entry, spelled[0]) if spelled else None
     bases: list[str] = []
-    first = entry.open_llm_api_base
-    for base in [*([first] if isinstance(first, str) else first or []), *(entry.bases or [])]:
-        if not is_unset(base) and base.strip().rstrip("/") not in bases:
-            bases.append(base.strip().rstrip("/"))
+    seen: set[str] = set()
+    for base in [*_as_list(first), *(entry.bases or [])]:
+        if is_unset(base):
+            continue
+        base = base.strip().rstrip("/")
+        if base not in seen:
+            seen.add(base)
+            bases.append(base)
     return bases
+
+
+def _as_list(value: str | list[str] | None) -> list[str]:
+    return [value] if isinstance(value, str) else list(value or [])
+
+
+def _borrowed_key(kind: str, values: Values, bases: list[str]) -> str | None:
+    """config.yaml's key for `kind`, but only for an entry on the base that key was configured for."""
+    key_name = KEY_OF.get(kind)
+    if not key_name or values.get(key_name) is None:
+        return None
+    spec = spec_for(kind)
+    own = values.get(spec.base_keys[0]) if spec.base_keys else None
+    own_base = strip_base(kind, own or spec.default_base)
+    if not own_base or any(strip_base(kind, b) != own_base for b in bases):
+        return None
+    return values.get(key_name)
 
 
 def _remote(ctx: _Ctx, where: str, kind: str, entry: ModelEntry, common: dict[str, Any]) -> Endpoint | None:
     values = ctx.values
-    bases = _bases(entry)
-    schemes = ("ws", "wss") if kind == "spark" else ("http", "https")
+    found = _bases(ctx, where, entry)
+    if found is None:
+        return None
+    bases = found
+    schemes = spec_for(kind).schemes
+    api_type = (entry.api_type or "").strip().lower()
+    if not bases and api_type in COMPATIBLE_BASES:
+        bases = [COMPATIBLE_BASES[api_type]]
     if not bases and kind == "open_llm":
         ctx.issue(
             where,
@@ -188,8 +237,7 @@ def _remote(ctx: _Ctx, where: str, kind: str, entry: ModelEntry, common: dict[st
         return None
     if not bases:
         bases = [base_for(kind, values)]
-    if kind == "claude":
-        bases = [b[: -len("/v1")] if b.endswith("/v1") else b for b in bases]
+    bases = [strip_base(kind, b) for b in bases]
     for base in bases:
         if not is_url(base, schemes):
             ctx.issue(
@@ -200,10 +248,18 @@ def _remote(ctx: _Ctx, where: str, kind: str, entry: ModelEntry, common: dict[st
             return None
     key_name = KEY_OF[kind]
     api_key = None if is_unset(entry.api_key) else entry.api_key
-    api_key = api_key or values.get(key_name)
+    # a key goes only to the endpoint it was configured for (never OPEN_LLM_API_KEY to another host)
+    api_key = api_key or _borrowed_key(kind, values, bases)
     if kind != "open_llm" and not api_key:
+        own = (
+            ""
+            if values.get(key_name) is None
+            else f" ({display(key_name)} is for {base_for(kind, values)} only)"
+        )
         ctx.issue(
-            where, f"api_type {kind} needs a key", f"set api_key here or {display(key_name)} in config.yaml"
+            where,
+            f"api_type {kind} needs a key{own}",
+            f"set api_key here or {display(key_name)} in config.yaml",
         )
         return None
     if kind == "zhipu" and api_key and not is_zhipu_key(api_key):

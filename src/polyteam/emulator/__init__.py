@@ -6,8 +6,9 @@ faults from a `--faults` spec, and every request is logged (`emu.requests`, opti
 """
 
 from polyteam.emulator.faults import FaultPlan, FaultRule, FaultSpecError, parse_faults
+from polyteam.emulator.registry import resolve_responder
 from polyteam.emulator.requestlog import max_overlap
-from polyteam.emulator.responders import ChatRequest, Reply, Responder, echo, resolve_responder
+from polyteam.emulator.responders import ChatRequest, Reply, Responder, echo
 from polyteam.emulator.server import Emulator
 from polyteam.emulator.thread import EmulatorThread
 

@@ -15,6 +15,7 @@ from typing import Any
 from aiohttp import web
 
 from polyteam.emulator.httpflow import Answer, HttpProtocol, WireError, sse
+from polyteam.emulator.quirks import anthropic_refusal
 from polyteam.emulator.responders import ChatRequest
 from polyteam.emulator.texts import flatten_content, new_id
 
@@ -73,6 +74,13 @@ class AnthropicProtocol(HttpProtocol):
 
     def bad_request(self, message: str) -> web.Response:
         return error_response(400, "invalid_request_error", message)
+
+    def refusal(self, body: dict[str, Any], chat: ChatRequest) -> web.Response | None:
+        refused = anthropic_refusal(chat.model)
+        if refused is None:
+            return None
+        status, envelope = refused
+        return web.json_response(envelope, status=status, headers={"request-id": new_id("req_")})
 
     def parse(self, body: Any) -> ChatRequest:
         if not isinstance(body, dict):

@@ -20,8 +20,8 @@ from polyteam.emulator.responders import ChatRequest, ResponderError, call_respo
 from polyteam.emulator.texts import corrupt, cut_to_max_tokens, estimate_tokens, prompt_tokens, split_chunks
 
 if TYPE_CHECKING:
+    from polyteam.emulator.host import Host
     from polyteam.emulator.requestlog import Record
-    from polyteam.emulator.server import Emulator
 
 
 class WireError(Exception):
@@ -93,6 +93,10 @@ class HttpProtocol:
         """The protocol's answer for an error fault kind (faults.ERROR_KINDS)."""
         raise NotImplementedError
 
+    def refusal(self, body: dict[str, Any], chat: ChatRequest) -> web.Response | None:
+        """Where the real service refuses this well-formed request (the strict emulator: quirks.py)."""
+        return None
+
     def body(self, answer: Answer) -> dict[str, Any]:
         """The non-stream JSON reply."""
         raise NotImplementedError
@@ -118,7 +122,7 @@ def sse(data: Any, event: str | None = None, *, space: bool = True) -> bytes:
     return f"{head}data:{' ' if space else ''}{payload}\n\n".encode()
 
 
-async def serve_http(emu: Emulator, proto: HttpProtocol, request: web.Request) -> web.StreamResponse:
+async def serve_http(emu: Host, proto: HttpProtocol, request: web.Request) -> web.StreamResponse:
     """Serve one request of `proto`, logging it whatever happens (also when the client goes away)."""
     record = emu.log.begin(proto.name, request.path)
     try:
@@ -130,9 +134,7 @@ async def serve_http(emu: Emulator, proto: HttpProtocol, request: web.Request) -
         emu.log.end(record)
 
 
-async def _serve(
-    emu: Emulator, proto: HttpProtocol, request: web.Request, record: Record
-) -> web.StreamResponse:
+async def _serve(emu: Host, proto: HttpProtocol, request: web.Request, record: Record) -> web.StreamResponse:
     denied = proto.authenticate(request, emu.credentials.get(proto.name))
     if denied is not None:
         record.status = denied.status
@@ -150,6 +152,10 @@ async def _serve(
         )
         return exc.response
     record.model, record.stream = chat.model, chat.stream
+    refused = proto.refusal(body, chat) if emu.strict else None
+    if refused is not None:
+        record.status = refused.status
+        return refused
     record.prompt_tokens = prompt_tokens(chat.messages)
     try:
         reply = await call_responder(emu.responder, chat)
@@ -199,7 +205,7 @@ async def _partial_body(
 
 
 async def _stream(
-    emu: Emulator,
+    emu: Host,
     proto: HttpProtocol,
     request: web.Request,
     answer: Answer,

@@ -14,6 +14,7 @@ from typing import Any
 from aiohttp import web
 
 from polyteam.emulator.httpflow import Answer, HttpProtocol, WireError, sse
+from polyteam.emulator.quirks import openai_refusal
 from polyteam.emulator.responders import ChatRequest
 from polyteam.emulator.texts import flatten_content, new_id
 
@@ -180,6 +181,13 @@ class OpenAIProtocol(HttpProtocol):
                 "response_format.type",
             )
         )
+
+    def refusal(self, body: dict[str, Any], chat: ChatRequest) -> web.Response | None:
+        refused = openai_refusal(body, chat.model, chat.stream)
+        if refused is None:
+            return None
+        status, envelope = refused
+        return web.json_response(envelope, status=status, headers={"x-request-id": new_id("req_")})
 
     def error(self, kind: str, retry_after_ms: int) -> web.Response:
         status, message, type_, code = ERRORS[kind]

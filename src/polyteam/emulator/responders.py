@@ -2,13 +2,12 @@
 
 A responder is a callable `(ChatRequest) -> Reply | str` (sync or async). The protocol modules turn a
 request into a ChatRequest and the Reply into their own wire shape; faults are applied after the responder,
-so its `tag` can be matched by a fault rule. `team` is looked up lazily in `polyteam.emulator.team_responder`
-(owned by the team helper): that module provides `make_responder()` (preferred) or a `respond` callable.
+so its `tag` can be matched by a fault rule. Named responders (`echo`, `team`) are looked up in
+`polyteam.emulator.registry`, which imports `team_responder` only when asked: this module never does.
 """
 
 from __future__ import annotations
 
-import importlib
 import inspect
 import logging
 import re
@@ -101,43 +100,6 @@ class ScriptedResponder:
                 continue
             return Reply(text=reply, tag=tag)
         return echo(req)
-
-
-def _team(spec: str = "team") -> Callable[[ChatRequest], Any]:
-    module = importlib.import_module("polyteam.emulator.team_responder")
-    if hasattr(module, "make_responder"):
-        return module.make_responder(spec)
-    for name in ("respond", "responder"):
-        if callable(getattr(module, name, None)):
-            return getattr(module, name)
-    raise ValueError("polyteam.emulator.team_responder provides neither make_responder() nor respond()")
-
-
-#: named responders; values build the callable when asked (so `team` is imported only when used)
-REGISTRY: dict[str, Callable[[], Callable[[ChatRequest], Any]]] = {
-    "echo": lambda: echo,
-    "team": _team,
-}
-
-
-def resolve_responder(spec: ResponderSpec) -> Callable[[ChatRequest], Any]:
-    """A callable responder from a registry name, a YAML file path, or a callable (None: echo).
-
-    Raises:
-        ValueError: an unknown name or a file that is not a valid rule list.
-    """
-    if spec is None:
-        return echo
-    if callable(spec):
-        return spec
-    if spec in REGISTRY:
-        return REGISTRY[spec]()
-    if spec.startswith("team:"):  # team:N plans N source files
-        return _team(spec)
-    path = Path(spec)
-    if path.suffix in (".yaml", ".yml") and path.is_file():
-        return ScriptedResponder.from_file(path)
-    raise ValueError(f"--responder: unknown responder {spec!r}; use echo, team or a rules .yaml file")
 
 
 class ResponderError(Exception):

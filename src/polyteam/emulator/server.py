@@ -17,8 +17,9 @@ from aiohttp import web
 from polyteam.emulator import anthropic_api, openai_api, spark_ws, zhipu_api
 from polyteam.emulator.faults import FaultPlan, FaultRule
 from polyteam.emulator.httpflow import Stopping, serve_http
+from polyteam.emulator.registry import resolve_responder
 from polyteam.emulator.requestlog import RequestLog, max_overlap
-from polyteam.emulator.responders import ResponderSpec, resolve_responder
+from polyteam.emulator.responders import ResponderSpec
 
 T = TypeVar("T")
 #: how long shutdown waits for a handler that ignores the stop signal
@@ -61,8 +62,11 @@ class Emulator:
         retry_after_ms: int = 50,
         chunk_latency_ms: int = 0,
         fault_seed: int = 0,
+        strict: bool = True,
     ) -> None:
         self.host = host
+        #: answer 400/404 where the real services do (provider-quirks.md); `--lenient` turns it off
+        self.strict = strict
         self.requested_port = port
         self.latency_s = max(0, latency_ms) / 1000
         self.chunk_latency_s = max(0, chunk_latency_ms) / 1000

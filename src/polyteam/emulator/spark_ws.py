@@ -21,21 +21,14 @@ from polyteam.emulator.httpflow import Stopping
 from polyteam.emulator.responders import ChatRequest, ResponderError, call_responder
 from polyteam.emulator.signing import verify_spark_url
 from polyteam.emulator.texts import corrupt, cut_to_max_tokens, estimate_tokens, prompt_tokens, split_chunks
+from polyteam.providers.spark_spec import SPARK_DOMAINS
 
 if TYPE_CHECKING:
+    from polyteam.emulator.host import Host
     from polyteam.emulator.requestlog import Record
-    from polyteam.emulator.server import Emulator
 
-#: chat path -> domains it serves (the first is the canonical one)
-DOMAINS: dict[str, tuple[str, ...]] = {
-    "/v1.1/chat": ("general", "lite"),
-    "/v2.1/chat": ("generalv2",),
-    "/v3.1/chat": ("generalv3",),
-    "/v3.5/chat": ("generalv3.5",),
-    "/v4.0/chat": ("4.0Ultra",),
-    "/chat/pro-128k": ("pro-128k",),
-    "/chat/max-32k": ("max-32k",),
-}
+#: chat path -> domains it serves (the first is the canonical one): the one table, polyteam's own
+DOMAINS: dict[str, tuple[str, ...]] = SPARK_DOMAINS
 #: prompt token limits; others 8192 (over it: 10907)
 LIMITS = {"/chat/pro-128k": 128_000, "/chat/max-32k": 32_768}
 
@@ -65,7 +58,7 @@ def _sid() -> str:
     return f"cht000{secrets.token_hex(4)}@dx{secrets.token_hex(8)}"
 
 
-async def serve(emu: Emulator, request: web.Request) -> web.StreamResponse:
+async def serve(emu: Host, request: web.Request) -> web.StreamResponse:
     """Serve one Spark WebSocket session, logging it whatever happens."""
     known = chat_path(request.path)
     assert known is not None
@@ -88,7 +81,7 @@ async def serve(emu: Emulator, request: web.Request) -> web.StreamResponse:
         emu.log.end(record)
 
 
-def _handshake(emu: Emulator, request: web.Request, record: Record) -> web.Response | None:
+def _handshake(emu: Host, request: web.Request, record: Record) -> web.Response | None:
     """The plain-HTTP refusal of a handshake, or None to upgrade."""
     if request.headers.get("Upgrade", "").lower() != "websocket":
         record.status = 400
@@ -108,7 +101,7 @@ def _handshake(emu: Emulator, request: web.Request, record: Record) -> web.Respo
 
 
 async def _error_frame(
-    emu: Emulator, ws: web.WebSocketResponse, record: Record, code: int, message: str, sid: str
+    emu: Host, ws: web.WebSocketResponse, record: Record, code: int, message: str, sid: str
 ) -> None:
     record.status = code
     emu.log.end(record)  # logged before the client can see the end of its answer
@@ -149,7 +142,7 @@ def _parse(frame: Any, known: str) -> ChatRequest | tuple[int, str]:
 
 
 async def _session(
-    emu: Emulator, request: web.Request, ws: web.WebSocketResponse, known: str, record: Record
+    emu: Host, request: web.Request, ws: web.WebSocketResponse, known: str, record: Record
 ) -> None:
     message = await emu.race(ws.receive())
     if message.type != WSMsgType.TEXT:

@@ -9,30 +9,30 @@ from __future__ import annotations
 
 from importlib import import_module
 
+from polyteam.errors import ConfigError, ConfigIssue
 from polyteam.providers.base import Endpoint, Provider
+from polyteam.providers.kinds import SPECS
 
-#: config kind -> (module, class); the only place a kind name maps onto code
-PROVIDER_CLASSES: dict[str, tuple[str, str]] = {
-    "openai": ("polyteam.providers.openai", "OpenAIProvider"),
-    "open_llm": ("polyteam.providers.openai", "OpenAIProvider"),
-    "claude": ("polyteam.providers.anthropic", "AnthropicProvider"),
-    "zhipu": ("polyteam.providers.zhipu", "ZhipuProvider"),
-    "spark": ("polyteam.providers.spark", "SparkProvider"),
-    "local": ("polyteam.providers.local", "LocalProvider"),
-}
+#: config kind -> (module, class), read off the kinds' specs (`polyteam.providers.kinds`)
+PROVIDER_CLASSES: dict[str, tuple[str, str]] = {s.name: (s.module, s.cls) for s in SPECS}
 
 
 def make_provider(endpoint: Endpoint) -> Provider:
     """A new provider (with its own client) for `endpoint`.
 
-    Raises: ValueError for a kind no module serves (config validation rejects those first).
+    Raises:
+        ConfigError: a kind no module serves (config validation rejects those first).
     """
     try:
         module_name, class_name = PROVIDER_CLASSES[endpoint.kind]
     except KeyError:
-        raise ValueError(
-            f"no provider for kind {endpoint.kind!r}; known: {', '.join(PROVIDER_CLASSES)}"
-        ) from None
+        issue = ConfigIssue(
+            "routing",
+            endpoint.llm,
+            f"no provider serves kind {endpoint.kind!r}",
+            f"use one of {', '.join(PROVIDER_CLASSES)}",
+        )
+        raise ConfigError([issue]) from None
     provider_class = getattr(import_module(module_name), class_name)
     return provider_class(endpoint)
 

@@ -92,6 +92,10 @@ class AnthropicProvider:
             "timeout": endpoint.timeout or DEFAULT_TIMEOUT_S,
             "max_retries": 0,  # one policy rules: polyteam.gateway.RetryingProvider
         }
+        if endpoint.headers:
+            kwargs["default_headers"] = dict(endpoint.headers)
+        if endpoint.query:
+            kwargs["default_query"] = dict(endpoint.query)
         if endpoint.proxy:
             kwargs["http_client"] = anthropic.DefaultAsyncHttpxClient(proxy=endpoint.proxy)
         elif is_plain_http(endpoint):  # no TLS context built for a wire without TLS (_plain_http)
@@ -109,14 +113,13 @@ class AnthropicProvider:
         }
         if system:
             body["system"] = system
-        if options.temperature is not None:
-            body["temperature"] = min(1.0, max(0.0, options.temperature))
-        if options.top_p is not None:
-            body["top_p"] = options.top_p
+        # no temperature / top_p: the SDK (2.x) no longer takes them, and the current Claude
+        # families decide sampling themselves; sending them through extra_body would risk a 400
         if options.stop:
             body["stop_sequences"] = list(options.stop)
-        if options.extra_body:
-            body["extra_body"] = dict(options.extra_body)
+        extra = {**self.endpoint.extra_body, **options.extra_body}
+        if extra:
+            body["extra_body"] = extra
         if options.timeout is not None:
             body["timeout"] = options.timeout
         return body

