@@ -4,6 +4,8 @@ Contract used by the team, the cost code and the CLI:
 
     gateway = Gateway(router, meter=meter, sleep=asyncio.sleep, max_attempts=3)
     answer = await gateway.ask(role, action, messages, options, on_delta=None, llm=None)
+    output = await gateway.ask_structured(role, action, stage)   # stage.run(stack) per LLM of the
+        # chain (ask -> validate -> re-ask, polyteam.actions.structured) until one returns output
         # llm=None: the route's LLM with its fallback chain; llm="X": start the chain at X
         # (the team uses it to move past an LLM whose replies stay malformed)
         # on_delta: a sync or async callback taking each streamed text piece (then stream() is used)
@@ -53,9 +55,15 @@ import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
-from polyteam.errors import FallbackExhaustedError, PolyteamError, ProviderError, TransportError
+from polyteam.errors import (
+    FallbackExhaustedError,
+    MalformedReplyError,
+    PolyteamError,
+    ProviderError,
+    TransportError,
+)
 from polyteam.providers.base import (
     CallOptions,
     Completion,
@@ -70,6 +78,8 @@ SleepFn = Callable[[float], Awaitable[Any]]
 AttemptObserver = Callable[["AttemptRecord"], None]
 DeltaCallback = Callable[[str], Any]
 ProviderFactory = Callable[[Endpoint], Provider]
+T = TypeVar("T")
+T_co = TypeVar("T_co", covariant=True)
 
 
 @dataclass(frozen=True)
@@ -466,7 +476,12 @@ class TimeoutProvider(WrapperProvider):
 
 
 class FallbackProvider:
-    """Tries each provider of the chain in order until one answers."""
+    """Tries each provider of the chain in order until one answers.
+
+    `first(attempt)` is the one walk: `complete` is `first(p.complete)`, and a per-LLM stage
+    (`Gateway.ask_structured`: ask, validate, re-ask) is `first(stage.run)`, so provider errors and
+    replies that stay invalid move down the same chain. What falls through is `fall_on`.
+    """
 
     def __init__(
         self, chain: Sequence[Provider], fall_on: tuple[type[PolyteamError], ...] = (ProviderError,)
@@ -481,14 +496,21 @@ class FallbackProvider:
     def _exhausted(errors: list[PolyteamError]) -> PolyteamError:
         return errors[0] if len(errors) == 1 else FallbackExhaustedError(errors)
 
-    async def complete(self, messages: list[Message], options: CallOptions) -> Completion:
+    async def first(self, attempt: Callable[[Provider], Awaitable[T]]) -> T:
+        """`attempt(provider)` for each provider in order; the first result that is not an error.
+
+        Raises: the one error of a one-provider chain, else FallbackExhaustedError (each error).
+        """
         errors: list[PolyteamError] = []
         for provider in self.chain:
             try:
-                return await provider.complete(messages, options)
+                return await attempt(provider)
             except self._fall_on as exc:
                 errors.append(exc)
         raise self._exhausted(errors)
+
+    async def complete(self, messages: list[Message], options: CallOptions) -> Completion:
+        return await self.first(lambda provider: provider.complete(messages, options))
 
     async def stream(
         self, messages: list[Message], options: CallOptions
@@ -507,6 +529,17 @@ class FallbackProvider:
     async def aclose(self) -> None:
         for provider in self.chain:
             await provider.aclose()
+
+
+class ReplyStage(Protocol[T_co]):
+    """One LLM's whole turn at a structured answer (`polyteam.actions.structured.StructuredStage`).
+
+    `run(provider)` asks `provider` (one LLM's retry -> ... -> provider stack; `provider.endpoint`
+    says which), validates, may re-ask; it returns the output or raises MalformedReplyError (the
+    reply stayed invalid: the fallback moves on) or a ProviderError (likewise).
+    """
+
+    async def run(self, provider: Provider) -> T_co: ...
 
 
 # -- the gateway ----------------------------------------------------------------------------------
@@ -588,6 +621,12 @@ class Gateway:
             )
         return stack
 
+    def _fallback(
+        self, role: str, action: str, llm: str | None, fall_on: tuple[type[PolyteamError], ...]
+    ) -> FallbackProvider:
+        """The one fallback over the chain's stacks (the route resolved once, here)."""
+        return FallbackProvider([self._stack(n) for n in self._chain_from(role, action, llm)], fall_on)
+
     async def ask(
         self,
         role: str,
@@ -603,7 +642,7 @@ class Gateway:
         FallbackExhaustedError when every LLM of a longer chain failed.
         """
         options = options or CallOptions()
-        provider = FallbackProvider([self._stack(name) for name in self._chain_from(role, action, llm)])
+        provider = self._fallback(role, action, llm, (ProviderError,))
         call = _Call(role=role, action=action, observers=tuple(self._observers))
         token = _CALL.set(call)
         started = time.perf_counter()
@@ -622,6 +661,23 @@ class Gateway:
             attempts=call.attempts,
             latency_s=time.perf_counter() - started,
         )
+
+    async def ask_structured(self, role: str, action: str, stage: ReplyStage[T], llm: str | None = None) -> T:
+        """`stage.run` on each LLM of the route's chain until one returns valid output.
+
+        The same fallback as `ask`, falling on provider errors and on replies that stayed invalid
+        after the stage's own re-ask (MalformedReplyError); every attempt shares one call id.
+
+        Raises: BudgetExceededError; the one error of a one-LLM chain (ProviderError or
+        MalformedReplyError); FallbackExhaustedError holding each LLM's error.
+        """
+        provider = self._fallback(role, action, llm, (ProviderError, MalformedReplyError))
+        call = _Call(role=role, action=action, observers=tuple(self._observers))
+        token = _CALL.set(call)
+        try:
+            return await provider.first(stage.run)
+        finally:
+            _CALL.reset(token)
 
     async def aclose(self) -> None:
         """Close every provider this gateway opened."""

@@ -17,7 +17,7 @@ from polyteam.actions.write_code_review import CodeReview, WriteCodeReview
 from polyteam.actions.write_design import Design, WriteDesign
 from polyteam.actions.write_prd import PRD, WritePRD
 from polyteam.actions.write_tasks import Tasks, WriteTasks
-from polyteam.errors import MalformedReplyError, ServerError
+from polyteam.errors import AuthError, FallbackExhaustedError, MalformedReplyError
 from polyteam.providers.base import Completion, Endpoint
 
 # --- fixtures: a fixed context ----------------------------------------------------------------
@@ -70,39 +70,25 @@ def _endpoint(llm: str, *, tiny: bool = False, kind: str = "openai") -> Endpoint
 
 
 @dataclass
-class FakeRoute:
-    llm: str
-    endpoint: Endpoint
-
-
-@dataclass
-class FakeRouter:
-    endpoints: dict[str, Endpoint]
-    first: str
-
-    def route(self, role: str, action: str) -> FakeRoute:
-        return FakeRoute(self.first, self.endpoints[self.first])
-
-    def endpoint(self, llm: str) -> Endpoint:
-        return self.endpoints[llm]
-
-
-@dataclass
 class FakeGateway(ScriptedGateway):
-    """Replies from a queue; each item is a text (answered by the LLM asked) or (llm, text)."""
+    """A real Gateway whose providers reply from a queue; an item is a text or an exception."""
 
     replies: list[Any]
     llms: list[str] = field(default_factory=lambda: ["a", "b"])
-    router: FakeRouter | None = None
+    endpoints: dict[str, Endpoint] = field(default_factory=dict)
     asks: list[Ask] = field(default_factory=list)
+
+    def endpoint_for(self, llm: str) -> Endpoint:
+        return self.endpoints.get(llm) or _endpoint(llm)
 
     def reply(self, ask: Ask) -> FakeAnswer:
         self.asks.append(ask)
         item = self.replies.pop(0)
         if isinstance(item, BaseException):
             raise item
-        served, text = item if isinstance(item, tuple) else (ask.llm or self.llms[0], item)
-        return FakeAnswer(Completion(text, input_tokens=10, output_tokens=5, model=served), served)
+        return FakeAnswer(
+            Completion(item, input_tokens=10, output_tokens=5, model=str(ask.llm)), str(ask.llm)
+        )
 
 
 # --- models and coercions ---------------------------------------------------------------------
@@ -236,10 +222,9 @@ ALL = [
 @pytest.mark.parametrize(("action", "role", "inputs"), ALL, ids=[a.name for a, _, _ in ALL])
 @pytest.mark.parametrize("tiny", [False, True])
 def test_prompts_identify_the_action(action: Any, role: str, inputs: dict[str, Any], tiny: bool) -> None:
-    messages = action.build_messages(tiny=tiny, **inputs)
+    messages = action.build_messages(action.inputs(inputs), tiny=tiny)
     assert messages[0].role == "system"
     assert messages[0].content.startswith(f"You are {role} running {action.name}.")
-    assert action.role == role
     if action.name in ("WriteCode", "WriteCodeReview"):
         assert "\nFile: game.py\n" in "\n" + messages[1].content
     # no unrendered template fields
@@ -248,8 +233,8 @@ def test_prompts_identify_the_action(action: Any, role: str, inputs: dict[str, A
 
 @pytest.mark.parametrize(("action", "role", "inputs"), ALL, ids=[a.name for a, _, _ in ALL])
 def test_tiny_prompts_are_shorter(action: Any, role: str, inputs: dict[str, Any]) -> None:
-    full = sum(len(m.content) for m in action.build_messages(**inputs))
-    tiny = sum(len(m.content) for m in action.build_messages(tiny=True, **inputs))
+    full = sum(len(m.content) for m in action.build_messages(action.inputs(inputs)))
+    tiny = sum(len(m.content) for m in action.build_messages(action.inputs(inputs), tiny=True))
     assert tiny < full
     assert action.tiny_max_tokens < action.max_tokens
     assert 200 <= action.tiny_max_tokens <= 400
@@ -260,21 +245,27 @@ def test_write_code_prompt_holds_only_its_dependencies(ctx: dict[str, Any]) -> N
         "models.py": "class Snake:\n    MARK_MODELS = 1\n",
         "board.py": "class Board:\n    MARK_BOARD = 2\n",
     }
-    user = WriteCode().build_messages(**ctx, filename="game.py", dependencies=deps)[1].content
+    code = WriteCode()
+    user = code.build_messages(code.inputs({**ctx, "filename": "game.py", "dependencies": deps}))[1].content
     assert "MARK_MODELS" in user and "MARK_BOARD" in user
     assert "Depends on: models.py, board.py" in user
     assert "This file: Game loop" in user and "grid is 20x20" in user
     # main.py's prompt is the same size whatever else was written: only game.py is quoted
-    main_a = WriteCode().build_messages(**ctx, filename="main.py", dependencies={"game.py": "X = 1\n"})
+    main_a = code.build_messages(
+        code.inputs({**ctx, "filename": "main.py", "dependencies": {"game.py": "X = 1\n"}})
+    )
     assert "MARK_MODELS" not in main_a[1].content
-    tiny = WriteCode().build_messages(tiny=True, **ctx, filename="game.py", dependencies=deps)[1].content
+    tiny = code.build_messages(code.inputs({**ctx, "filename": "game.py", "dependencies": deps}), tiny=True)[
+        1
+    ].content
     assert "class Snake:" in tiny and "MARK_MODELS" not in tiny  # outlines, not bodies
 
 
 def test_review_prompt_quotes_dependency_outlines(ctx: dict[str, Any]) -> None:
     deps = {"models.py": "def step(n: int) -> int:\n    SECRET_BODY = n\n    return n\n"}
-    user = WriteCodeReview().build_messages(
-        **ctx, filename="game.py", code="import models\n", dependencies=deps
+    review = WriteCodeReview()
+    user = review.build_messages(
+        review.inputs({**ctx, "filename": "game.py", "code": "import models\n", "dependencies": deps})
     )[1]
     assert "def step(n: int) -> int: ..." in user.content
     assert "SECRET_BODY" not in user.content
@@ -307,7 +298,8 @@ def test_action_schemas_are_objects() -> None:
         schema = action.json_schema()
         assert schema["type"] == "object"
         assert "title" not in schema
-        assert set(schema["properties"]) == set(action.output_model.model_fields)
+        assert set(schema["properties"]) <= set(action.output_model.model_fields)
+        assert schema.get("additionalProperties") is False  # no invented keys (weak-models.md)
 
 
 def test_each_action_schema_is_built_once_per_class(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -362,8 +354,11 @@ async def test_valid_reply_first_time() -> None:
     assert isinstance(result.output, PRD) and result.output.project_name == "snake_game"
     assert (result.calls, result.repairs, result.reasks, result.fallbacks) == (1, 0, 0, 0)
     assert (result.input_tokens, result.output_tokens, result.llm) == (10, 5, "a")
+    assert not result.degraded and result.by_llm == {
+        "a": {"calls": 1, "repairs": 0, "reasks": 0, "gate_failures": 0}
+    }
     ask = gw.asks[0]
-    assert ask.llm is None  # the route's own chain
+    assert ask.llm == "a"  # the route's own LLM first
     assert ask.options.schema_name == "WritePRD" and ask.options.json_schema == WritePRD().json_schema()
     assert ask.options.max_tokens == WritePRD.max_tokens
 
@@ -402,40 +397,66 @@ async def test_invalid_reply_is_reasked_once_with_the_error() -> None:
 async def test_falls_to_the_next_llm_after_a_failed_reask() -> None:
     gw = FakeGateway(["not json at all", "still {not json", PRD_REPLY])
     result = await run_action(gw, "ProductManager", WritePRD(), {"requirement": "x"})
-    assert [a.llm for a in gw.asks] == [None, "a", "b"]
+    assert [a.llm for a in gw.asks] == ["a", "a", "b"]
     assert (result.calls, result.reasks, result.fallbacks, result.llm) == (3, 1, 1, "b")
     assert len(gw.asks[2].messages) == 2  # a fresh prompt for the next LLM
+    assert result.by_llm["a"]["reasks"] == 1 and result.by_llm["b"]["calls"] == 1
 
 
-async def test_every_llm_malformed_raises_malformed_reply_error() -> None:
+async def test_every_llm_malformed_degrades_instead_of_failing() -> None:
+    # the PRD's last resort: a minimal PRD from the requirement's words, marked degraded
     gw = FakeGateway(["nope"] * 4)
-    with pytest.raises(MalformedReplyError, match="WritePRD: no valid reply") as info:
-        await run_action(gw, "ProductManager", WritePRD(), {"requirement": "x"})
+    result = await run_action(gw, "ProductManager", WritePRD(), {"requirement": "Write a cli snake game"})
+    assert result.degraded and result.output.project_name == "cli_snake_game"
+    assert result.output.original_requirement == "Write a cli snake game"
+    assert len(gw.asks) == 4 and not gw.replies and result.calls == 4
+
+
+async def test_design_degrades_to_a_plain_file_list(ctx: dict[str, Any]) -> None:
+    bad = json.dumps({"file_list": ["src/.heroku()", "2023-01-01 notes"]})
+    gw = FakeGateway([bad, bad, bad, bad, "Files:\n- game.py\n- the main one\n- main.py\n"])
+    result = await run_action(gw, "Architect", WriteDesign(), {"prd": ctx["prd"]})
+    assert result.degraded and result.output.file_list == ["game.py", "main.py"]
+    assert result.gate_failures == 4 and "file_list" in gw.asks[1].messages[-1].content
+    assert gw.asks[4].options.json_schema is None  # the simpler format is plain text
+
+
+async def test_an_action_without_a_simpler_format_raises() -> None:
+    gw = FakeGateway(["nope"] * 4)
+    inputs = {"design": DESIGN_JSON, "tasks": TASKS_JSON, "filename": "game.py", "code": "x = 1\n"}
+    with pytest.raises(MalformedReplyError, match="WriteCodeReview: no valid reply") as info:
+        await run_action(gw, "Engineer", WriteCodeReview(), inputs)
     assert "a:" in str(info.value) and "b:" in str(info.value)
-    assert len(gw.asks) == 4 and not gw.replies
 
 
-async def test_gateway_level_fallback_is_counted_and_followed() -> None:
-    # the gateway answered from "b" (a failed on the wire); the re-ask must go to b, not a
-    gw = FakeGateway([("b", "garbage"), ("b", PRD_REPLY)])
+async def test_provider_failure_moves_down_the_same_chain() -> None:
+    gw = FakeGateway([AuthError("no", llm="a"), "garbage", PRD_REPLY])
     result = await run_action(gw, "ProductManager", WritePRD(), {"requirement": "x"})
-    assert [a.llm for a in gw.asks] == [None, "b"]
+    assert [a.llm for a in gw.asks] == ["a", "b", "b"]
     assert (result.llm, result.fallbacks, result.reasks) == ("b", 1, 1)
 
 
-async def test_provider_errors_propagate() -> None:
-    gw = FakeGateway([ServerError("boom", llm="a")])
-    with pytest.raises(ServerError):
+async def test_provider_errors_on_every_llm_propagate() -> None:
+    gw = FakeGateway([AuthError("no", llm="a"), AuthError("no", llm="b")])
+    with pytest.raises(FallbackExhaustedError):
+        await run_action(gw, "ProductManager", WritePRD(), {"requirement": "x"})
+    gw = FakeGateway([AuthError("no", llm="a")], llms=["a"])
+    with pytest.raises(AuthError):
         await run_action(gw, "ProductManager", WritePRD(), {"requirement": "x"})
 
 
-async def test_on_delta_is_passed_through() -> None:
-    def sink(text: str) -> None:
-        pass
-
+async def test_on_delta_streams_the_reply() -> None:
+    seen: list[str] = []
     gw = FakeGateway([PRD_REPLY])
-    await run_action(gw, "ProductManager", WritePRD(), {"requirement": "x"}, on_delta=sink)
-    assert gw.asks[0].on_delta is sink
+    await run_action(gw, "ProductManager", WritePRD(), {"requirement": "x"}, on_delta=seen.append)
+    assert gw.asks[0].on_delta is True and seen == [PRD_REPLY]
+
+
+async def test_reasoning_is_never_the_answer() -> None:
+    think = '<think>{"project_name": "wrong_one"}</think>\n' + PRD_REPLY
+    gw = FakeGateway([think])
+    result = await run_action(gw, "ProductManager", WritePRD(), {"requirement": "x"})
+    assert result.output.project_name == "snake_game"
 
 
 async def test_write_code_accepts_a_bare_python_fence(ctx: dict[str, Any]) -> None:
@@ -452,6 +473,29 @@ async def test_write_code_keeps_the_requested_filename(ctx: dict[str, Any]) -> N
     inputs = {"design": ctx["design"], "tasks": ctx["tasks"], "filename": "game.py", "dependencies": {}}
     result = await run_action(gw, "Engineer", WriteCode(), inputs)
     assert result.output.filename == "game.py"
+
+
+async def test_write_code_gates_compile_and_imports(ctx: dict[str, Any]) -> None:
+    broken = json.dumps({"code": "def f(:\n    pass"})
+    foreign = json.dumps({"code": "import snakelib\nimport models\n"})
+    good = json.dumps({"code": "import curses\nimport models\nfrom board import Board\n"})
+    gw = FakeGateway([broken, foreign, good])
+    inputs = {"design": ctx["design"], "tasks": ctx["tasks"], "filename": "game.py", "requirement": "snake"}
+    result = await run_action(gw, "Engineer", WriteCode(), inputs)
+    assert "does not compile" in gw.asks[1].messages[-1].content
+    assert gw.asks[2].llm == "b" and result.gate_failures == 2 and result.llm == "b"
+    assert "Requirement: snake" in gw.asks[0].messages[1].content
+
+
+async def test_write_code_degrades_to_plain_code_then_a_stub(ctx: dict[str, Any]) -> None:
+    inputs = {"design": ctx["design"], "tasks": ctx["tasks"], "filename": "game.py"}
+    gw = FakeGateway(["no"] * 4 + ["```python\nprint('snake')\n```"])
+    result = await run_action(gw, "Engineer", WriteCode(), inputs)
+    assert result.degraded and result.output.code == "print('snake')\n"
+    gw = FakeGateway(["no"] * 4 + ["def (", "also ("])
+    result = await run_action(gw, "Engineer", WriteCode(), inputs)
+    assert result.degraded and "Not written" in result.output.code
+    compile(result.output.code, "game.py", "exec")
 
 
 async def test_review_lbtm_without_code_is_reasked(ctx: dict[str, Any]) -> None:
@@ -475,9 +519,26 @@ async def test_tasks_without_files_fall_back_to_the_design(ctx: dict[str, Any]) 
     assert WriteTasks().json_schema()["required"] == ["logic_analysis"]
 
 
+async def test_task_files_are_the_designs(ctx: dict[str, Any]) -> None:
+    nonsense = json.dumps({"task_list": ["src/code-goffit1234567890xzjwvg.pymhkd", "main.py"]})
+    extra = json.dumps({"task_list": ["utils.py", "main.py"]})
+    gw = FakeGateway([nonsense, extra])
+    result = await run_action(
+        gw, "ProjectManager", WriteTasks(), {"prd": ctx["prd"], "design": ctx["design"]}
+    )
+    assert "the design does not" in gw.asks[1].messages[-1].content
+    tasks = result.output
+    assert set(tasks.task_list) == {*ctx["design"].file_list, "utils.py"} and tasks.adopted_files == [
+        "utils.py"
+    ]
+    assert "the design adopts utils.py" in result.fixes and "adopted by the task list" in tasks.to_markdown()
+    schema = WriteTasks().json_schema(WriteTasks().inputs({"design": ctx["design"]}))
+    assert schema["properties"]["task_list"]["items"]["enum"] == ctx["design"].file_list
+
+
 async def test_tiny_and_local_endpoints_get_caps_and_sampling() -> None:
-    router = FakeRouter({"a": _endpoint("a", tiny=True, kind="local"), "b": _endpoint("b")}, first="a")
-    gw = FakeGateway(["bad", "bad", PRD_REPLY], router=router)
+    endpoints = {"a": _endpoint("a", tiny=True, kind="local"), "b": _endpoint("b")}
+    gw = FakeGateway(["bad", "bad", PRD_REPLY], endpoints=endpoints)
     await run_action(gw, "ProductManager", WritePRD(), {"requirement": "a snake game"})
     tiny, _, big = (a.options for a in gw.asks)
     assert tiny.max_tokens == WritePRD.tiny_max_tokens and tiny.temperature == 0.3

@@ -1,30 +1,44 @@
-"""The Action base class, its result, and the lenient field types the output models share.
+"""The Action base class, its typed input, its result, and the re-ask template.
 
-Owns: `Action` (name, role, output model, token caps, `build_messages`, `parse`), `ActionResult`,
-`OutputModel` (key normalisation: "Product Goals" -> product_goals), coercing field types
-(`StrList`, `Text`, `Mermaid`, `FileList`, `DepList`, `as_code_text`), the re-ask template, and `outline_code`
-(the signatures of a dependency, for prompts that need its interface but not its body).
-Running an action against the gateway (re-ask, fallback) lives in `polyteam.actions.structured`;
-each action's prompt text lives in its own module.
+Owns: `Action` (name, output model, input model, token caps, `build_messages`, `json_schema`,
+`parse`: candidates -> validation -> gates, and the degraded format of `degrade`/`last_resort`),
+`ActionInput`, `ActionResult`, the re-ask template and `outline_code` (the signatures of a
+dependency, for prompts that need its interface but not its body). The lenient field types are
+`polyteam.actions.fields`'s, the gates `polyteam.actions.gates`'s; running an action against the
+gateway (re-ask, fallback, degrading) lives in `polyteam.actions.structured`; each action's prompt
+text lives in its own module.
 """
 
 from __future__ import annotations
 
 import ast
-import json
-import re
 from abc import ABC, abstractmethod
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Annotated, Any, ClassVar
+from typing import Any, ClassVar
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, ValidationError
 
-from polyteam.actions.parsing import extract_json
+from polyteam.actions.fields import (
+    DepList,
+    FileList,
+    Mermaid,
+    OutputModel,
+    StrList,
+    Text,
+    as_code_text,
+    as_model,
+    clean_path,
+    strip_fence,
+)
+from polyteam.actions.gates import GateError
+from polyteam.actions.parsing import json_candidates, strip_reasoning
 from polyteam.errors import MalformedReplyError
 from polyteam.providers.base import Message
 
 __all__ = [
     "Action",
+    "ActionInput",
     "ActionResult",
     "OutputModel",
     "StrList",
@@ -38,6 +52,7 @@ __all__ = [
     "clean_path",
     "strip_fence",
     "as_code_text",
+    "as_model",
 ]
 
 #: appended as a user message when a reply did not validate (the system message is unchanged,
@@ -47,160 +62,11 @@ REASK_TEMPLATE = (
     "Reply again with only the complete JSON object, following the shape given above."
 )
 
-# --- lenient field types --------------------------------------------------------------------
 
-_BULLET = re.compile(r"^\s*(?:[-*•]|\d+[.)])\s+")
-_FENCED = re.compile(r"^\s*```[^\n]*\n(.*?)\n?\s*```\s*$", re.DOTALL)
+class ActionInput(BaseModel):
+    """Base of an action's typed input (the models of earlier actions are taken as they are)."""
 
-
-def _item_text(item: Any) -> str:
-    if item is None:
-        return ""
-    if isinstance(item, str):
-        return item.strip()
-    if isinstance(item, dict):
-        return "; ".join(_item_text(v) for v in item.values() if _item_text(v))
-    if isinstance(item, list | tuple):
-        return " ".join(_item_text(v) for v in item if _item_text(v))
-    return str(item)
-
-
-def _as_str_list(value: Any) -> Any:
-    """A string where a list is expected becomes [string] (one per bullet line when it has several)."""
-    if value is None:
-        return []
-    if isinstance(value, str):
-        lines = [ln for ln in value.splitlines() if ln.strip()]
-        if len(lines) > 1 and all(_BULLET.match(ln) for ln in lines):
-            return [_BULLET.sub("", ln).strip() for ln in lines]
-        return [value.strip()] if value.strip() else []
-    if isinstance(value, dict):
-        value = list(value.values())
-    if isinstance(value, list | tuple):
-        return [t for t in (_item_text(v) for v in value) if t]
-    return [str(value)]
-
-
-def _as_text(value: Any) -> Any:
-    if value is None:
-        return ""
-    if isinstance(value, list | tuple):
-        return "\n".join(v.rstrip() if isinstance(v, str) else _item_text(v) for v in value)
-    if isinstance(value, dict):
-        return json.dumps(value, ensure_ascii=False)
-    if isinstance(value, bool | int | float):
-        return str(value)
-    return value
-
-
-def strip_fence(text: str) -> str:
-    """The body of a text that is one fenced block as a whole (```lang ... ```), else the text."""
-    m = _FENCED.match(text)
-    return m.group(1) if m else text
-
-
-def as_code_text(value: Any) -> Any:
-    """A whole file's code as models write it: lines joined, one enclosing fence stripped, a final
-    newline added; "" when it holds nothing. Anything else is left for validation to reject."""
-    if isinstance(value, list):
-        value = "\n".join(str(v) for v in value)
-    if isinstance(value, str):
-        value = strip_fence(value)
-        if not value.strip():
-            return ""
-        if not value.endswith("\n"):
-            value += "\n"
-    return value
-
-
-def _as_mermaid(value: Any) -> Any:
-    text = _as_text(value)
-    return strip_fence(text).strip() if isinstance(text, str) else text
-
-
-def clean_path(entry: str) -> str:
-    """A file name as models write it, cleaned: bullets, backticks, quotes, `./`, trailing notes."""
-    text = _BULLET.sub("", entry.strip()).strip().strip("`'\"").strip()
-    if re.search(r"\s", text):
-        first = re.split(r"\s+", text, maxsplit=1)[0].rstrip(":,;").strip("`'\"")
-        if "." in first or "/" in first:
-            text = first
-    while text.startswith("./"):
-        text = text[2:]
-    return text.rstrip(":,;").strip()
-
-
-def _as_file_list(value: Any) -> Any:
-    if isinstance(value, dict):
-        value = (
-            list(value.keys()) if all(isinstance(v, str) for v in value.values()) else list(value.values())
-        )
-    if isinstance(value, list | tuple):
-        items = []
-        for v in value:
-            if isinstance(v, dict):
-                v = v.get("file") or v.get("filename") or v.get("path") or v.get("name") or _item_text(v)
-            elif isinstance(v, list | tuple):
-                v = v[0] if v else ""
-            items.append(_item_text(v))
-        value = items
-    elif isinstance(value, str) and "\n" not in value.strip() and "," in value:
-        value = value.split(",")
-    out: list[str] = []
-    for raw in _as_str_list(value):
-        path = clean_path(raw)
-        if path and path not in out:
-            out.append(path)
-    return out
-
-
-def _as_dep_list(value: Any) -> Any:
-    if value is None:
-        return []
-    if isinstance(value, str):
-        value = re.split(r"[,\s]+", value)
-    out: list[str] = []
-    for raw in _as_file_list(value):
-        if raw.lower() in ("none", "nothing", "n/a", "-", "[]"):
-            continue
-        if raw not in out:
-            out.append(raw)
-    return out
-
-
-StrList = Annotated[list[str], BeforeValidator(_as_str_list)]
-Text = Annotated[str, BeforeValidator(_as_text)]
-Mermaid = Annotated[str, BeforeValidator(_as_mermaid)]
-FileList = Annotated[list[str], BeforeValidator(_as_file_list)]
-DepList = Annotated[list[str], BeforeValidator(_as_dep_list)]
-
-
-def _norm_key(key: str) -> str:
-    return re.sub(r"[\s\-/]+", "_", str(key).strip()).lower()
-
-
-class OutputModel(BaseModel):
-    """Base of the action outputs: unknown keys ignored, keys normalised, `aliases` mapped."""
-
-    model_config = ConfigDict(extra="ignore")
-    #: normalised alternative key -> field name (what models write instead of ours)
-    aliases: ClassVar[dict[str, str]] = {}
-
-    @model_validator(mode="before")
-    @classmethod
-    def _normalise_keys(cls, data: Any) -> Any:
-        if not isinstance(data, dict):
-            return data
-        out: dict[str, Any] = {}
-        for key, value in data.items():
-            norm = _norm_key(key)
-            name = norm if norm in cls.model_fields else cls.aliases.get(norm, norm)
-            if name not in out or out[name] in (None, "", []):
-                out[name] = value
-        return out
-
-    def to_markdown(self) -> str:  # pragma: no cover - every output model overrides it
-        raise NotImplementedError
+    model_config = ConfigDict(extra="ignore", arbitrary_types_allowed=True)
 
 
 def summarise_validation_error(exc: ValidationError, limit: int = 4) -> str:
@@ -223,43 +89,60 @@ class ActionResult:
     """One action's validated output and what it took to get it."""
 
     output: OutputModel
-    llm: str  # the LLM whose reply was accepted
+    llm: str  # the LLM whose reply was accepted ("" for a degraded output built without one)
     input_tokens: int = 0
     output_tokens: int = 0
-    calls: int = 0  # gateway.ask calls (each may hold several retried attempts)
+    calls: int = 0  # asks (each may hold several retried attempts)
     repairs: int = 0  # replies that needed JSON repair or a non-JSON fallback
     reasks: int = 0  # re-asks after an invalid reply
     fallbacks: int = 0  # moves to another LLM of the chain (provider failure or bad replies)
+    gate_failures: int = 0  # valid replies a gate rejected (names, compile, imports)
+    degraded: bool = False  # the output is the action's simpler format (`Action.degrade`)
     fixes: list[str] = field(default_factory=list)  # the repairs applied, for the run log
+    #: per LLM asked: {"calls", "repairs", "reasks", "gate_failures"} (quality signals)
+    by_llm: dict[str, dict[str, int]] = field(default_factory=dict)
 
 
 class Action(ABC):
-    """One step of the team: its prompt (in its module), its output model, its token caps."""
+    """One step of the team: its prompt (in its module), its input and output models, its token caps."""
 
     name: ClassVar[str]
-    role: ClassVar[str]
     output_model: ClassVar[type[OutputModel]]
+    input_model: ClassVar[type[ActionInput]] = ActionInput
     max_tokens: ClassVar[int] = 2048
     #: the cap when the route's endpoint is tiny (`Endpoint.tiny`)
     tiny_max_tokens: ClassVar[int] = 320
 
+    def inputs(self, value: ActionInput | Mapping[str, Any]) -> Any:
+        """The typed input from a model or a mapping of its fields (the roles' dicts, state.json)."""
+        if isinstance(value, self.input_model):
+            return value
+        if isinstance(value, BaseModel):
+            value = dict(value)
+        return self.input_model.model_validate(dict(value))
+
     @abstractmethod
-    def build_messages(self, *, tiny: bool = False, **inputs: Any) -> list[Message]:
+    def build_messages(self, inputs: Any, *, tiny: bool = False) -> list[Message]:
         """The messages for one call; `tiny` asks for the shortest prompt."""
 
-    def json_schema(self) -> dict[str, Any]:
-        """The JSON schema sent with every call, built once per Action class (shared: do not mutate)."""
+    def json_schema(self, inputs: Any = None) -> dict[str, Any]:
+        """The JSON schema sent with a call (shared: do not mutate). Built once per Action class;
+        an action whose schema depends on its inputs overrides `constrain_schema`."""
         cls = type(self)
         schema = _SCHEMAS.get(cls)
         if schema is None:
             schema = _SCHEMAS[cls] = self.build_json_schema()
-        return schema
+        return schema if inputs is None else self.constrain_schema(schema, inputs)
 
     def build_json_schema(self) -> dict[str, Any]:
         """The output model's JSON schema (titles dropped: they only cost tokens); override to adjust."""
         return _drop_titles(self.output_model.model_json_schema())
 
-    def complete_data(self, data: dict[str, Any], inputs: dict[str, Any], fixes: list[str]) -> dict[str, Any]:
+    def constrain_schema(self, schema: dict[str, Any], inputs: Any) -> dict[str, Any]:
+        """The schema narrowed by this call's inputs (WriteTasks: the design's files). Default: as is."""
+        return schema
+
+    def complete_data(self, data: dict[str, Any], inputs: Any, fixes: list[str]) -> dict[str, Any]:
         """Fill what the inputs already know (e.g. the requested file name). Default: unchanged.
 
         A filling that stands in for something the reply should have said is appended to `fixes`
@@ -267,33 +150,61 @@ class Action(ABC):
         """
         return data
 
-    def from_text(self, text: str, inputs: dict[str, Any]) -> dict[str, Any] | None:
+    def from_text(self, text: str, inputs: Any) -> dict[str, Any] | None:
         """A last resort for replies with no JSON (WriteCode: a bare code fence). Default: none."""
         return None
 
-    def parse(self, text: str, inputs: dict[str, Any]) -> tuple[OutputModel, list[str]]:
-        """Extract, repair and validate one reply; returns the output and the repairs applied.
+    def check(self, output: Any, inputs: Any, fixes: list[str]) -> list[str]:
+        """The gates' problems with a valid output ([] when it passes); may note adoptions in `fixes`."""
+        return []
+
+    def parse(self, text: str, inputs: Any) -> tuple[OutputModel, list[str]]:
+        """Extract, repair, validate and gate one reply: the first candidate that passes wins.
 
         Raises:
-            MalformedReplyError: the reply holds no valid output (the message says why, briefly).
+            GateError: a candidate validated but failed a gate (the message says which).
+            MalformedReplyError: no candidate validated (the message says why, briefly).
         """
-        candidates: list[tuple[dict[str, Any], list[str]]] = []
-        problem = ""
-        try:
-            extracted = extract_json(text)
-            candidates.append((extracted.value, list(extracted.fixes)))
-        except MalformedReplyError as exc:
-            problem = str(exc)
-        fallback = self.from_text(text, inputs)
-        if fallback is not None:
-            candidates.append((fallback, ["no JSON: used the fenced block"]))
-        for data, fixes in candidates:
+        text = strip_reasoning(text) if isinstance(text, str) else ""
+        problem = gate = ""
+        candidates = ((c.value, list(c.fixes)) for c in json_candidates(text))
+        for data, fixes in _then(candidates, self.from_text(text, inputs)):
             try:
-                completed = self.complete_data(dict(data), inputs, fixes)
-                return self.output_model.model_validate(completed), fixes
+                output = self.output_model.model_validate(self.complete_data(dict(data), inputs, fixes))
             except ValidationError as exc:
                 problem = problem or summarise_validation_error(exc)
-        raise MalformedReplyError(problem or "no usable output in the reply")
+                continue
+            gated = self.check(output, inputs, fixes)
+            if gated:
+                gate = gate or "; ".join(gated)
+                continue
+            return output, fixes
+        if gate:
+            raise GateError(gate)
+        snippet = " ".join(text.split())[:80]
+        raise MalformedReplyError(problem or f"no JSON object in the reply (starts: {snippet!r})")
+
+    # -- the simpler format, when every LLM's replies stayed invalid --------------------------------
+    def degrade(self, inputs: Any, *, tiny: bool = False) -> list[Message] | None:
+        """The messages of a simpler request (e.g. a plain list of file names); None: there is none."""
+        return None
+
+    def parse_degraded(self, text: str, inputs: Any) -> OutputModel:
+        """The output from a reply to `degrade`'s request.
+
+        Raises: MalformedReplyError: the reply holds nothing usable.
+        """
+        raise MalformedReplyError(f"{self.name} has no simpler format")
+
+    def last_resort(self, inputs: Any) -> OutputModel | None:
+        """An output built from the inputs alone (e.g. a minimal PRD from the requirement's words)."""
+        return None
+
+
+def _then(candidates: Any, fallback: dict[str, Any] | None) -> Any:
+    yield from candidates
+    if fallback is not None:
+        yield fallback, ["no JSON: used the fenced block"]
 
 
 #: Action class -> its JSON schema (pydantic rebuilds a schema on every model_json_schema call)
@@ -306,15 +217,6 @@ def _drop_titles(schema: Any) -> Any:
     if isinstance(schema, list):
         return [_drop_titles(v) for v in schema]
     return schema
-
-
-def as_model(value: Any, model: type[OutputModel]) -> Any:
-    """An output model instance from an instance or its JSON dict (as saved in state.json)."""
-    if isinstance(value, model):
-        return value
-    if isinstance(value, BaseModel):
-        value = value.model_dump()
-    return model.model_validate(value)
 
 
 def outline_code(code: str, max_lines: int = 40) -> str:

@@ -1,7 +1,9 @@
-"""Getting one JSON object out of an untrusted LLM reply: extraction and repair.
+"""Getting JSON objects out of an untrusted LLM reply: reasoning stripped, candidates, repair.
 
-Owns: finding the object (bare, ```json fenced, inside [CONTENT]...[/CONTENT], or embedded in
-prose) and a tolerant parser for the breakage weak models produce: trailing commas, single
+Owns: `strip_reasoning` (`<think>...</think>` is never part of the answer), `json_candidates` (every
+object the reply may hold, best first: bare, ```json fenced, inside [CONTENT]...[/CONTENT], or
+embedded in prose; each start parsed strictly, then by our tolerant parser, then by `json-repair`,
+so the caller takes the first that *validates*, not the first that parses), and a tolerant parser for the breakage weak models produce: trailing commas, single
 quotes, // and /* */ comments, raw newlines and tabs in strings, Python literals
 (True/False/None), unquoted keys, missing commas between members, and truncated tails (open
 strings, arrays and objects are closed). Validation against an output model is left to
@@ -14,12 +16,27 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from polyteam.errors import MalformedReplyError
 
-__all__ = ["Extracted", "extract_json", "extract_code_block", "repair_json"]
+__all__ = [
+    "Extracted",
+    "extract_json",
+    "extract_code_block",
+    "json_candidates",
+    "repair_json",
+    "strip_reasoning",
+]
+
+_REASONING_BLOCK = re.compile(r"<(think|thinking|reasoning)>.*?</\1\s*>", re.IGNORECASE | re.DOTALL)
+_REASONING_OPEN = re.compile(r"<(?:think|thinking|reasoning)>", re.IGNORECASE)
+_REASONING_CLOSE = re.compile(r"</(?:think|thinking|reasoning)\s*>", re.IGNORECASE)
+_CONTENT_CLOSE = re.compile(r"\[\s*/\s*CONTENT\s*\]", re.IGNORECASE)
+#: how many start positions also go through json-repair (it is slower than ours)
+_MAX_REPAIR_STARTS = 8
 
 _CONTENT_OPEN = re.compile(r"\[\s*CONTENT\s*\]", re.IGNORECASE)
 _FENCE_OPEN = re.compile(r"```[ \t]*(?:json5?|javascript|js)?[ \t]*\r?\n?", re.IGNORECASE)
@@ -64,6 +81,7 @@ def extract_json(text: str) -> Extracted:
     """
     if not isinstance(text, str):
         raise MalformedReplyError(f"reply is {type(text).__name__}, not text")
+    text = strip_reasoning(text)
     preferred = _preferred_starts(text)
     for start in preferred:
         value, _end = _strict_at(text, start)
@@ -86,6 +104,77 @@ def extract_json(text: str) -> Extracted:
             return got
     snippet = " ".join(text.split())[:80]
     raise MalformedReplyError(f"no JSON object in the reply (starts: {snippet!r})")
+
+
+def strip_reasoning(text: str) -> str:
+    """The reply without its reasoning: `<think>...</think>` blocks (also `thinking`, `reasoning`)
+    removed; a block opened and never closed (cut off at the cap) drops the rest; a reply that
+    starts inside one (the chat template opened it) keeps only what follows its closing tag."""
+    text = _REASONING_BLOCK.sub("", text)
+    opened = _REASONING_OPEN.search(text)
+    if opened is not None:
+        text = text[: opened.start()]
+    closes = list(_REASONING_CLOSE.finditer(text))
+    if closes:
+        text = text[closes[-1].end() :]
+    return text
+
+
+def json_candidates(text: str) -> Iterator[Extracted]:
+    """Every JSON object the reply may hold, best first, each once (reasoning never a candidate).
+
+    Start positions: after [CONTENT], after a ```json fence, the first brace, then later braces.
+    At each: strict JSON, our tolerant parser, then `json-repair` (measured: ours wins on
+    [CONTENT] tags and triple-quoted code; json-repair on unquoted values, curly quotes and
+    full-width commas, and a fenced object missing its brace; tests/unit/test_parse_table.py).
+    Lazy: a caller that validates each stops at the first good one.
+    """
+    if not isinstance(text, str):
+        return
+    text = strip_reasoning(text)
+    preferred = _preferred_starts(text)
+    seen: set[str] = set()
+    starts = preferred + [p for p in _brace_positions(text, _MAX_CANDIDATES) if p not in preferred]
+    for index, start in enumerate(starts):
+        embedded = [] if start in preferred else ["object embedded in prose"]
+        value, _end = _strict_at(text, start)
+        if isinstance(value, dict) and _first_time(value, seen):
+            yield Extracted(value, list(embedded))
+        got, _end = _lenient_at(text, start)
+        if got is not None and _first_time(got.value, seen):
+            yield Extracted(got.value, embedded + got.fixes)
+        if index < _MAX_REPAIR_STARTS:
+            repaired = _json_repair_at(text, start)
+            if repaired is not None and _first_time(repaired, seen):
+                yield Extracted(repaired, [*embedded, "json repaired (json-repair)"])
+
+
+def _first_time(value: dict[str, Any], seen: set[str]) -> bool:
+    if not value:
+        return False
+    key = json.dumps(value, sort_keys=True, default=str)
+    if key in seen:
+        return False
+    seen.add(key)
+    return True
+
+
+def _json_repair_at(text: str, start: int) -> dict[str, Any] | None:
+    """json-repair's reading of the object at `start`, up to a closing fence or tag (None: no object)."""
+    from json_repair import repair_json as _repair  # lazy: only replies that need it pay the import
+
+    end = len(text)
+    for pattern in (_CONTENT_CLOSE, re.compile(r"```")):
+        m = pattern.search(text, start)
+        if m is not None:
+            end = min(end, m.start())
+    try:
+        value = _repair(text[start:end], return_objects=True)
+    except (ValueError, RecursionError, IndexError, TypeError):
+        return None
+    if isinstance(value, list):
+        value = next((v for v in value if isinstance(v, dict) and v), None)
+    return value if isinstance(value, dict) and value else None
 
 
 def repair_json(text: str) -> Any:

@@ -1,144 +1,224 @@
-"""Running one action against the gateway until its reply is valid: `run_action`.
+"""Running one action until its reply is valid: `run_action`, and the per-LLM `StructuredStage`.
 
-Owns the structured-output loop (DESIGN §1): ask the route's LLM with the output model's JSON
-schema (the provider sends it only where the endpoint supports it), extract and repair the
-JSON, validate it; on failure re-ask the same LLM once with a short account of what was wrong;
-then move down the route's fallback chain (`gateway.chain`, `gateway.ask(..., llm=next)`); when
-every LLM has failed, raise MalformedReplyError. Also the per-endpoint call options: the token
-cap for tiny models and the sampling defaults that keep small local models out of loops.
-
-Retries on provider errors and fallback on provider failures happen inside the gateway; a
-provider error (or a budget stop) that reaches this loop is not ours to handle and propagates.
+Owns the structured-output stage (DESIGN §1), one LLM's whole turn: ask with the output model's
+JSON schema (the provider sends it only where the endpoint supports it), extract candidates,
+validate, run the gates; on failure re-ask the same LLM once with a short account of what was
+wrong, then raise MalformedReplyError. The stage runs *inside* the gateway's one fallback
+(`Gateway.ask_structured`), which walks the route's chain for provider errors and for replies
+that stay invalid alike. When every LLM of the chain answered but none validly, the action's
+simpler format is asked for (`Action.degrade`), else built from the inputs (`Action.last_resort`);
+the result is marked degraded. Only when no LLM answers at all does the error propagate.
+Also the per-endpoint call options: the token cap for tiny models, and the small-model sampling
+of `polyteam.sampling`.
 """
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
+import inspect
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from polyteam.actions.base import REASK_TEMPLATE, Action, ActionResult
-from polyteam.errors import MalformedReplyError, PolyteamError
-from polyteam.providers.base import CallOptions, Endpoint, Message
+from polyteam.actions.base import REASK_TEMPLATE, Action, ActionInput, ActionResult, OutputModel
+from polyteam.actions.gates import GateError
+from polyteam.errors import FallbackExhaustedError, MalformedReplyError, PolyteamError, ProviderError
+from polyteam.providers.base import CallOptions, Completion, Endpoint, Message, Provider
+from polyteam.sampling import sampling_for
 
-__all__ = ["GatewayLike", "run_action", "call_options"]
+__all__ = ["GatewayLike", "StructuredStage", "Tally", "call_options", "run_action"]
 
-#: sampling defaults for small local models (issue: at temperature 0 SmolLM2 loops)
-LOCAL_TEMPERATURE = 0.3
-LOCAL_EXTRA_BODY = {"repeat_penalty": 1.2}
 #: the longest validation message quoted back in a re-ask
 _MAX_PROBLEM = 400
 
 
 class GatewayLike(Protocol):
-    """What `run_action` needs of `polyteam.gateway.Gateway` (tests pass a scripted fake)."""
+    """What `run_action` needs of `polyteam.gateway.Gateway`."""
 
-    def chain(self, role: str, action: str) -> list[str]: ...
-
-    async def ask(
-        self,
-        role: str,
-        action: str,
-        messages: list[Message],
-        options: CallOptions | None = None,
-        on_delta: Any = None,
-        llm: str | None = None,
-    ) -> Any: ...
+    async def ask_structured(self, role: str, action: str, stage: Any, llm: str | None = None) -> Any: ...
 
 
-def call_options(action: Action, endpoint: Endpoint | None) -> CallOptions:
+def call_options(action: Action, endpoint: Endpoint | None, inputs: Any = None) -> CallOptions:
     """The options of one call of `action` on `endpoint` (None: the endpoint is unknown)."""
     tiny = bool(endpoint is not None and endpoint.tiny)
-    local = bool(endpoint is not None and endpoint.kind == "local")
     max_tokens = min(action.max_tokens, action.tiny_max_tokens) if tiny else action.max_tokens
-    return CallOptions(
-        max_tokens=max_tokens,
-        temperature=LOCAL_TEMPERATURE if (tiny or local) else None,
-        json_schema=action.json_schema(),
-        schema_name=action.name,
-        extra_body=dict(LOCAL_EXTRA_BODY) if local else {},
+    options = CallOptions(
+        max_tokens=max_tokens, json_schema=action.json_schema(inputs), schema_name=action.name
     )
+    return sampling_for(options, endpoint)
 
 
-def _endpoint_of(gateway: Any, role: str, action: str, llm: str, first: bool) -> Endpoint | None:
-    """The endpoint an LLM name resolves to, from the gateway's router (None when unknown)."""
-    router = getattr(gateway, "router", None)
-    if router is None:
-        return None
-    try:
-        endpoint = router.route(role, action).endpoint if first else router.endpoint(llm)
-    except (KeyError, LookupError, NotImplementedError, PolyteamError):
-        return None
-    return endpoint if isinstance(endpoint, Endpoint) else None
+@dataclass
+class Tally:
+    """What one action's asks took, over every LLM and stage (folded into its ActionResult)."""
+
+    calls: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    repairs: int = 0
+    reasks: int = 0
+    gate_failures: int = 0
+    llms: list[str] = field(default_factory=list)  # each LLM asked, in order (a stage per entry)
+    fixes: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    by_llm: dict[str, dict[str, int]] = field(default_factory=dict)
+
+    def count(self, llm: str, name: str) -> None:
+        per = self.by_llm.setdefault(llm, {"calls": 0, "repairs": 0, "reasks": 0, "gate_failures": 0})
+        per[name] = per.get(name, 0) + 1
+        setattr(self, name, getattr(self, name) + 1)
+
+    def add(self, llm: str, completion: Completion) -> None:
+        self.count(llm, "calls")
+        self.input_tokens += int(completion.input_tokens or 0)
+        self.output_tokens += int(completion.output_tokens or 0)
+
+    def result(self, output: OutputModel, llm: str, *, degraded: bool = False) -> ActionResult:
+        return ActionResult(
+            output=output,
+            llm=llm,
+            input_tokens=self.input_tokens,
+            output_tokens=self.output_tokens,
+            calls=self.calls,
+            repairs=self.repairs,
+            reasks=self.reasks,
+            fallbacks=max(0, len(dict.fromkeys(self.llms)) - 1),
+            gate_failures=self.gate_failures,
+            degraded=degraded,
+            fixes=list(self.fixes),
+            by_llm={k: dict(v) for k, v in self.by_llm.items()},
+        )
+
+
+@dataclass
+class Accepted:
+    output: OutputModel
+    llm: str
+
+
+class StructuredStage:
+    """One LLM's turn at `action`: ask, validate, gate, re-ask once (`degraded`: the simpler format, once)."""
+
+    def __init__(
+        self, action: Action, inputs: Any, tally: Tally, *, on_delta: Any = None, degraded: bool = False
+    ) -> None:
+        self.action = action
+        self.inputs = inputs
+        self.tally = tally
+        self.on_delta = on_delta
+        self.degraded = degraded
+
+    async def run(self, provider: Provider) -> Accepted:
+        """Raises: MalformedReplyError (GateError) when the replies stayed invalid; ProviderError."""
+        endpoint = provider.endpoint
+        llm, tiny, action = endpoint.llm, bool(endpoint.tiny), self.action
+        self.tally.llms.append(llm)
+        if self.degraded:
+            messages = action.degrade(self.inputs, tiny=tiny) or []
+            options = dataclasses.replace(call_options(action, endpoint), json_schema=None)
+            completion = await self._ask(provider, messages, options)
+            self.tally.add(llm, completion)
+            try:
+                return Accepted(action.parse_degraded(completion.text, self.inputs), llm)
+            except MalformedReplyError as exc:
+                self.tally.problems.append(f"{llm} (simpler format): {exc}")
+                raise
+        messages = action.build_messages(self.inputs, tiny=tiny)
+        options = call_options(action, endpoint, self.inputs)
+        problem = ""
+        for reask in (False, True):
+            asked = messages
+            if reask:
+                asked = [*messages, Message("user", REASK_TEMPLATE.format(problem=problem[:_MAX_PROBLEM]))]
+                self.tally.count(llm, "reasks")
+            completion = await self._ask(provider, asked, options)
+            self.tally.add(llm, completion)
+            try:
+                output, fixes = action.parse(completion.text, self.inputs)
+            except MalformedReplyError as exc:
+                problem = str(exc)
+                if isinstance(exc, GateError):
+                    self.tally.count(llm, "gate_failures")
+                self.tally.problems.append(f"{llm}: {problem}")
+                continue
+            if fixes:
+                self.tally.count(llm, "repairs")
+                self.tally.fixes.extend(f for f in fixes if f not in self.tally.fixes)
+            return Accepted(output, llm)
+        raise MalformedReplyError(f"{llm}: {problem}")
+
+    async def _ask(self, provider: Provider, messages: list[Message], options: CallOptions) -> Completion:
+        if self.on_delta is None:
+            return await provider.complete(messages, options)
+        completion: Completion | None = None
+        async with contextlib.aclosing(provider.stream(messages, options)) as items:
+            async for item in items:
+                if isinstance(item, Completion):
+                    completion = item
+                    continue
+                result = self.on_delta(item.text)
+                if inspect.isawaitable(result):
+                    await result
+        if completion is None:
+            raise MalformedReplyError(f"{provider.endpoint.llm}: the stream ended without a reply")
+        return completion
+
+
+def _any_answered(exc: PolyteamError) -> bool:
+    """Whether some LLM of the chain answered (its reply stayed invalid) rather than none at all."""
+    errors = exc.errors if isinstance(exc, FallbackExhaustedError) else [exc]
+    return any(isinstance(e, MalformedReplyError) for e in errors)
 
 
 async def run_action(
     gateway: Any,
     role: str,
     action: Action,
-    inputs: dict[str, Any],
+    inputs: ActionInput | Mapping[str, Any],
     *,
     on_delta: Any = None,
 ) -> ActionResult:
-    """Run `action` for `role` until a reply validates against its output model.
+    """Run `action` for `role` until a reply validates and passes the gates.
 
-    Per LLM of the route's chain: one ask, and on an invalid reply one re-ask with the problem;
-    then the next LLM. Token counts, calls, repairs, re-asks and fallbacks are totalled.
+    Per LLM of the route's chain (the gateway's fallback): one ask and, on an invalid reply, one
+    re-ask. When every LLM answered invalidly: the simpler format, then the last resort (degraded).
 
     Raises:
-        MalformedReplyError: no LLM of the chain gave a valid reply (the message names each problem).
-        BudgetExceededError, ProviderError, FallbackExhaustedError: from the gateway, unchanged.
+        MalformedReplyError: every LLM answered invalidly and the action has no simpler format.
+        BudgetExceededError, ProviderError, FallbackExhaustedError: no LLM answered at all.
     """
-    chain = list(gateway.chain(role, action.name))
-    if not chain:
-        raise MalformedReplyError(f"{action.name}: the route has no LLM")
-    result = ActionResult(output=None, llm="")  # type: ignore[arg-type]
-    problems: list[str] = []
-    index = 0
-    while index < len(chain):
-        served = chain[index]
-        endpoint = _endpoint_of(gateway, role, action.name, served, first=index == 0)
-        messages = action.build_messages(tiny=bool(endpoint and endpoint.tiny), **inputs)
-        problem = ""
-        for reask in (False, True):
-            ask_messages = messages
-            if reask:
-                ask_messages = [
-                    *messages,
-                    Message("user", REASK_TEMPLATE.format(problem=problem[:_MAX_PROBLEM])),
-                ]
-                result.reasks += 1
-            answer = await gateway.ask(
-                role,
-                action.name,
-                ask_messages,
-                call_options(action, endpoint),
-                on_delta=on_delta,
-                llm=None if (index == 0 and not reask) else served,
+    typed = action.inputs(inputs)
+    tally = Tally()
+    try:
+        got = await gateway.ask_structured(
+            role, action.name, StructuredStage(action, typed, tally, on_delta=on_delta)
+        )
+    except (MalformedReplyError, FallbackExhaustedError) as exc:
+        if not _any_answered(exc):
+            raise
+        return await _degrade(gateway, role, action, typed, tally, exc)
+    return tally.result(got.output, got.llm)
+
+
+async def _degrade(
+    gateway: Any, role: str, action: Action, inputs: Any, tally: Tally, cause: PolyteamError
+) -> ActionResult:
+    """The simpler format from the chain, else the last resort; MalformedReplyError when neither."""
+    if action.degrade(inputs) is not None:
+        try:
+            got = await gateway.ask_structured(
+                role, action.name, StructuredStage(action, inputs, tally, degraded=True)
             )
-            result.calls += 1
-            result.input_tokens += int(answer.completion.input_tokens or 0)
-            result.output_tokens += int(answer.completion.output_tokens or 0)
-            if answer.llm != served:
-                # the gateway fell back past a failing provider: continue the chain from there
-                result.fallbacks += 1
-                served = answer.llm
-                index = chain.index(served) if served in chain else index
-                endpoint = getattr(answer, "endpoint", None) or _endpoint_of(
-                    gateway, role, action.name, served, first=False
-                )
-                messages = action.build_messages(tiny=bool(endpoint and endpoint.tiny), **inputs)
-            try:
-                output, fixes = action.parse(answer.completion.text, inputs)
-            except MalformedReplyError as exc:
-                problem = str(exc)
-                problems.append(f"{served}: {problem}")
-                continue
-            if fixes:
-                result.repairs += 1
-                result.fixes.extend(f for f in fixes if f not in result.fixes)
-            result.output = output
-            result.llm = served
-            return result
-        index += 1
-        if index < len(chain):
-            result.fallbacks += 1
-    raise MalformedReplyError(f"{action.name}: no valid reply; " + " | ".join(problems[-4:]))
+        except (MalformedReplyError, FallbackExhaustedError, ProviderError):
+            pass  # an LLM answered before: the last resort still stands in
+        else:
+            tally.fixes.append(f"degraded: {action.name} in its simpler format")
+            return tally.result(got.output, got.llm, degraded=True)
+    output = action.last_resort(inputs)
+    if output is None:
+        raise MalformedReplyError(
+            f"{action.name}: no valid reply; " + " | ".join(tally.problems[-4:])
+        ) from cause
+    tally.fixes.append(f"degraded: {action.name} built from its inputs, not from a reply")
+    return tally.result(output, tally.llms[-1] if tally.llms else "", degraded=True)

@@ -15,10 +15,12 @@ from typing import Any, ClassVar
 
 from pydantic import field_validator
 
-from polyteam.actions.base import Action, OutputModel, as_code_text, as_model, outline_code
-from polyteam.actions.parsing import extract_code_block
+from polyteam.actions.base import Action, ActionInput, OutputModel, as_code_text, outline_code
+from polyteam.actions.gates import compile_problem, import_problems
+from polyteam.actions.parsing import extract_code_block, strip_reasoning
 from polyteam.actions.write_design import Design
 from polyteam.actions.write_tasks import Tasks
+from polyteam.errors import MalformedReplyError
 from polyteam.providers.base import Message
 
 SYSTEM = (
@@ -31,7 +33,8 @@ EXAMPLE_TINY = '{{"filename": "{filename}", "code": "..."}}'
 
 EXAMPLE = '{"filename": "game.py", "code": "\\"\\"\\"Game state.\\"\\"\\"\\nimport random\\n..."}'
 
-USER = """File: {filename}
+USER = """Requirement: {requirement}
+File: {filename}
 Project files: {files}
 Approach: {approach}
 Interfaces (Mermaid):
@@ -45,11 +48,24 @@ Write the complete code of {filename}: no placeholders or TODOs; import only the
 the third-party packages above and the files it depends on (as plain modules, e.g. `import models`).
 Reply as one JSON object: {example}"""
 
-USER_TINY = """File: {filename}
+USER_TINY = """Requirement: {requirement}
+File: {filename}
 This file: {description}
 Depends on: {depends_on}
 {dependency_code}
 Reply as JSON: {example}"""
+
+#: the simpler format, when no LLM's JSON reply held up: the code alone
+USER_PLAIN = """Requirement: {requirement}
+Write the complete Python code of {filename} ({description}).
+Reply with only the code, in one ```python block."""
+
+#: the last resort: a file that compiles and says what is missing (marked degraded)
+STUB = '''"""{filename}: {description}
+
+Not written: no model's reply for this file held valid Python (see the run summary).
+"""
+'''
 
 #: one dependency, as quoted into the prompt
 DEPENDENCY = """Code of {name}:
@@ -149,20 +165,16 @@ class FileBrief:
     deps: list[str]
 
     @classmethod
-    def from_inputs(cls, inputs: dict[str, Any]) -> FileBrief:
-        """From an action's inputs: `filename`, `design`, `tasks` and optional `dependencies`."""
-        design: Design = as_model(inputs["design"], Design)
-        tasks: Tasks = as_model(inputs["tasks"], Tasks)
-        filename: str = inputs["filename"]
-        dependencies: dict[str, str] = dict(inputs.get("dependencies") or {})
-        task = tasks.task_for(filename)
+    def from_inputs(cls, inputs: Any) -> FileBrief:
+        """From an action's typed input: `filename`, `design`, `tasks` and `dependencies`."""
+        task = inputs.tasks.task_for(inputs.filename)
         return cls(
-            filename=filename,
-            design=design,
-            tasks=tasks,
-            dependencies=dependencies,
+            filename=inputs.filename,
+            design=inputs.design,
+            tasks=inputs.tasks,
+            dependencies=dict(inputs.dependencies),
             description=(task.description if task else "") or "see the design",
-            deps=task.depends_on if task else sorted(dependencies),
+            deps=task.depends_on if task else sorted(inputs.dependencies),
         )
 
     @property
@@ -176,10 +188,38 @@ class FileBrief:
         return relevant_interfaces(self.design.data_structures_and_interfaces, names) or "-"
 
 
+class CodeInput(ActionInput):
+    """WriteCode's input: the design, the tasks, the file, its dependencies' code, the requirement."""
+
+    design: Design
+    tasks: Tasks
+    filename: str
+    dependencies: dict[str, str] = {}
+    requirement: str = ""
+
+    def project_files(self) -> list[str]:
+        return list(dict.fromkeys([*self.design.file_list, *self.tasks.task_list]))
+
+    def packages(self) -> list[str]:
+        return [*self.tasks.required_packages, *self.design.third_party_packages]
+
+
+def code_problems(inputs: Any, filename: str, code: str) -> list[str]:
+    """The gates a file's code must pass: it compiles, its imports resolve (nothing is run)."""
+    problem = compile_problem(filename, code)
+    if problem:
+        return [problem]
+    return import_problems(filename, code, inputs.project_files(), inputs.packages())
+
+
+def _requirement(inputs: Any) -> str:
+    return " ".join(str(getattr(inputs, "requirement", "")).split())[:400] or "see the design"
+
+
 class WriteCode(Action):
     name: ClassVar[str] = "WriteCode"
-    role: ClassVar[str] = "Engineer"
     output_model: ClassVar[type[OutputModel]] = CodeFile
+    input_model: ClassVar[type[ActionInput]] = CodeInput
     max_tokens: ClassVar[int] = 3000
     tiny_max_tokens: ClassVar[int] = 400
 
@@ -189,9 +229,10 @@ class WriteCode(Action):
         schema = super().build_json_schema()
         schema["properties"]["code"]["minLength"] = MIN_CODE_CHARS
         schema["required"] = ["code"]
+        schema["additionalProperties"] = False
         return schema
 
-    def build_messages(self, *, tiny: bool = False, **inputs: Any) -> list[Message]:
+    def build_messages(self, inputs: CodeInput, *, tiny: bool = False) -> list[Message]:
         brief = FileBrief.from_inputs(inputs)
         design, tasks, filename = brief.design, brief.tasks, brief.filename
         quoted = "".join(
@@ -204,6 +245,7 @@ class WriteCode(Action):
         example = EXAMPLE_TINY.format(filename=filename) if tiny else EXAMPLE
         if tiny:
             user = USER_TINY.format(
+                requirement=_requirement(inputs),
                 filename=filename,
                 description=brief.description,
                 depends_on=brief.depends_on,
@@ -212,6 +254,7 @@ class WriteCode(Action):
             )
         else:
             user = USER.format(
+                requirement=_requirement(inputs),
                 filename=filename,
                 files=", ".join(design.file_list),
                 approach=design.implementation_approach[:_MAX_QUOTE] or "-",
@@ -225,11 +268,42 @@ class WriteCode(Action):
             )
         return [Message("system", SYSTEM), Message("user", user)]
 
-    def complete_data(self, data: dict[str, Any], inputs: dict[str, Any], fixes: list[str]) -> dict[str, Any]:
+    def complete_data(self, data: dict[str, Any], inputs: CodeInput, fixes: list[str]) -> dict[str, Any]:
         # the file the team asked for is the file written, whatever name the reply gives
-        data["filename"] = inputs["filename"]
+        data["filename"] = inputs.filename
         return data
 
-    def from_text(self, text: str, inputs: dict[str, Any]) -> dict[str, Any] | None:
+    def from_text(self, text: str, inputs: CodeInput) -> dict[str, Any] | None:
         code = extract_code_block(text)
-        return None if code is None else {"filename": inputs["filename"], "code": code}
+        return None if code is None else {"filename": inputs.filename, "code": code}
+
+    def check(self, output: Any, inputs: CodeInput, fixes: list[str]) -> list[str]:
+        return code_problems(inputs, inputs.filename, output.code)
+
+    def degrade(self, inputs: CodeInput, *, tiny: bool = False) -> list[Message]:
+        brief = FileBrief.from_inputs(inputs)
+        user = USER_PLAIN.format(
+            requirement=_requirement(inputs), filename=inputs.filename, description=brief.description[:300]
+        )
+        return [Message("system", SYSTEM.split(" Reply with")[0]), Message("user", user)]
+
+    def parse_degraded(self, text: str, inputs: CodeInput) -> CodeFile:
+        """The code of a plain reply (its fenced block, else the whole text) if it compiles."""
+        text = strip_reasoning(text)
+        code = as_code_text(extract_code_block(text) or text)
+        if not code:
+            raise MalformedReplyError("the reply holds no code")
+        problem = compile_problem(inputs.filename, code)
+        if problem:
+            raise MalformedReplyError(problem)
+        return CodeFile(filename=inputs.filename, code=code)
+
+    def last_resort(self, inputs: CodeInput) -> CodeFile:
+        """A file that compiles and says it was not written (marked degraded by the caller)."""
+        description = " ".join(FileBrief.from_inputs(inputs).description.split())[:200]
+        description = description.replace("\\", "/").replace('"', "'")
+        if inputs.filename.endswith(".py"):
+            code = STUB.format(filename=inputs.filename, description=description)
+        else:
+            code = f"{inputs.filename}: {description}\nNot written: no model's reply held usable text.\n"
+        return CodeFile(filename=inputs.filename, code=code)

@@ -13,8 +13,9 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import field_validator, model_validator
 
-from polyteam.actions.base import Action, OutputModel, StrList, as_code_text, outline_code
-from polyteam.actions.write_code import FileBrief
+from polyteam.actions.base import Action, ActionInput, OutputModel, StrList, as_code_text, outline_code
+from polyteam.actions.gates import bounded_schema
+from polyteam.actions.write_code import CodeInput, FileBrief, code_problems
 from polyteam.providers.base import Message
 
 SYSTEM = (
@@ -128,16 +129,22 @@ class CodeReview(OutputModel):
         return text
 
 
+class ReviewInput(CodeInput):
+    """WriteCodeReview's input: WriteCode's, plus the code under review."""
+
+    code: str
+
+
 class WriteCodeReview(Action):
     name: ClassVar[str] = "WriteCodeReview"
-    role: ClassVar[str] = "Engineer"
     output_model: ClassVar[type[OutputModel]] = CodeReview
+    input_model: ClassVar[type[ActionInput]] = ReviewInput
     max_tokens: ClassVar[int] = 3000
     tiny_max_tokens: ClassVar[int] = 300
 
-    def build_messages(self, *, tiny: bool = False, **inputs: Any) -> list[Message]:
-        filename: str = inputs["filename"]
-        code: str = str(inputs["code"]).rstrip("\n")
+    def build_messages(self, inputs: ReviewInput, *, tiny: bool = False) -> list[Message]:
+        filename = inputs.filename
+        code = inputs.code.rstrip("\n")
         example = EXAMPLE.replace("game.py", filename)
         if tiny:
             user = USER_TINY.format(filename=filename, code=code, example=example)
@@ -158,6 +165,21 @@ class WriteCodeReview(Action):
         )
         return [Message("system", SYSTEM), Message("user", user)]
 
-    def complete_data(self, data: dict[str, Any], inputs: dict[str, Any], fixes: list[str]) -> dict[str, Any]:
-        data["filename"] = inputs["filename"]
+    def build_json_schema(self) -> dict[str, Any]:
+        schema = super().build_json_schema()
+        findings = schema["properties"]["findings"]
+        schema["properties"]["findings"] = bounded_schema(findings, max_chars=300, max_items=8)
+        schema["additionalProperties"] = False
+        return schema
+
+    def complete_data(self, data: dict[str, Any], inputs: ReviewInput, fixes: list[str]) -> dict[str, Any]:
+        data["filename"] = inputs.filename
         return data
+
+    def check(self, output: Any, inputs: ReviewInput, fixes: list[str]) -> list[str]:
+        # corrected code replaces the file: it must pass the gates the file passed
+        if output.verdict == "LBTM" and output.corrected_code:
+            return [
+                f"corrected_code: {p}" for p in code_problems(inputs, inputs.filename, output.corrected_code)
+            ]
+        return []

@@ -11,8 +11,13 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, field_validator, model_validator
 
-from polyteam.actions.base import Action, OutputModel, StrList, Text
+from polyteam.actions.base import Action, ActionInput, OutputModel, StrList, Text
+from polyteam.actions.gates import bounded_schema
 from polyteam.providers.base import Message
+
+#: what a project name must look like (the JSON schema says so too): short snake_case
+PROJECT_NAME_PATTERN = r"^[a-z][a-z0-9_]{1,39}$"
+_PROJECT_NAME = re.compile(PROJECT_NAME_PATTERN)
 
 SYSTEM = (
     "You are ProductManager running WritePRD. You turn a one-line requirement into a short, "
@@ -192,23 +197,68 @@ def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
+class PRDInput(ActionInput):
+    """WritePRD's input: the user's requirement."""
+
+    requirement: str
+
+
+def project_name_from(text: str) -> str:
+    """A snake_case project name from words (`Snake Game!` -> snake_game), "" when none fits."""
+    words = re.findall(r"[a-z][a-z0-9]*", text.lower())
+    name = "_".join(words[:4])[:40].strip("_")
+    return name if _PROJECT_NAME.match(name) and not re.search(r"\d{4,}", name) else ""
+
+
+_FILLER = {"a", "an", "the", "write", "make", "build", "create", "please", "simple", "small", "me"}
+
+
 class WritePRD(Action):
     name: ClassVar[str] = "WritePRD"
-    role: ClassVar[str] = "ProductManager"
     output_model: ClassVar[type[OutputModel]] = PRD
+    input_model: ClassVar[type[ActionInput]] = PRDInput
     max_tokens: ClassVar[int] = 1200
     tiny_max_tokens: ClassVar[int] = 300
 
-    def build_messages(self, *, tiny: bool = False, **inputs: Any) -> list[Message]:
-        requirement = str(inputs["requirement"]).strip()
+    def build_messages(self, inputs: PRDInput, *, tiny: bool = False) -> list[Message]:
+        requirement = inputs.requirement.strip()
         if tiny:
             user = USER_TINY.format(requirement=requirement, example=EXAMPLE_TINY)
         else:
             user = USER.format(requirement=requirement, example=EXAMPLE)
         return [Message("system", SYSTEM), Message("user", user)]
 
-    def complete_data(self, data: dict[str, Any], inputs: dict[str, Any], fixes: list[str]) -> dict[str, Any]:
+    def build_json_schema(self) -> dict[str, Any]:
+        schema = bounded_schema(super().build_json_schema(), max_chars=300, max_items=6)
+        schema["properties"]["project_name"].update(pattern=PROJECT_NAME_PATTERN, maxLength=40)
+        return schema
+
+    def complete_data(self, data: dict[str, Any], inputs: PRDInput, fixes: list[str]) -> dict[str, Any]:
         keys = {k.strip().lower().replace(" ", "_") for k in data}
         if not keys & {"original_requirement", "original_requirements", "requirement"}:
-            data["original_requirement"] = str(inputs.get("requirement", ""))
+            data["original_requirement"] = inputs.requirement
         return data
+
+    def check(self, output: Any, inputs: PRDInput, fixes: list[str]) -> list[str]:
+        name = output.project_name
+        if _PROJECT_NAME.match(name) and not re.search(r"\d{4,}", name):
+            return []
+        fixed = project_name_from(name) if len(name) <= 60 else ""
+        if fixed:
+            output.project_name = fixed
+            fixes.append("project name made snake_case")
+            return []
+        return [f"project_name {name[:40]!r} is not a short snake_case name like snake_game"]
+
+    def last_resort(self, inputs: PRDInput) -> PRD:
+        """A minimal PRD from the requirement's own words (marked degraded by the caller)."""
+        requirement = " ".join(inputs.requirement.split())
+        words = [w for w in re.findall(r"[A-Za-z][A-Za-z0-9]*", requirement) if w.lower() not in _FILLER]
+        name = project_name_from(" ".join(words)) or "project"
+        return PRD(
+            project_name=name,
+            original_requirement=requirement,
+            product_goals=[requirement],
+            user_stories=[f"As a user, I want this: {requirement[:200]}"],
+            requirement_pool=[RequirementItem(requirement=requirement[:300], priority="P0")],
+        )

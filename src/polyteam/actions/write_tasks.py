@@ -7,12 +7,23 @@ Scheduling files into concurrent layers is the team's job (`polyteam.team`).
 
 from __future__ import annotations
 
+import copy
 import re
 from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, model_validator
 
-from polyteam.actions.base import Action, DepList, FileList, OutputModel, StrList, Text, as_model, clean_path
+from polyteam.actions.base import (
+    Action,
+    ActionInput,
+    DepList,
+    FileList,
+    OutputModel,
+    StrList,
+    Text,
+    clean_path,
+)
+from polyteam.actions.gates import MAX_FILES, bounded_schema, file_name_problem
 from polyteam.actions.write_design import Design
 from polyteam.actions.write_prd import PRD
 from polyteam.providers.base import Message
@@ -60,7 +71,7 @@ MARKDOWN = """# Tasks
 
 ## Task list (dependency order)
 {task_list}
-
+{adopted}
 ## Shared knowledge
 {shared_knowledge}
 
@@ -128,6 +139,8 @@ class Tasks(OutputModel):
     task_list: FileList = []
     shared_knowledge: Text = ""
     anything_unclear: Text = ""
+    #: files the task list names that the design did not, taken into the project once (gate)
+    adopted_files: list[str] = []
 
     @model_validator(mode="before")
     @classmethod
@@ -180,6 +193,13 @@ class Tasks(OutputModel):
             required_packages="\n".join(f"- {p}" for p in self.required_packages) or "- (none)",
             rows=rows,
             task_list="\n".join(f"{i}. `{f}`" for i, f in enumerate(self.task_list, 1)),
+            adopted=(
+                "\nNot in the design, adopted by the task list: "
+                + ", ".join(f"`{f}`" for f in self.adopted_files)
+                + "\n"
+            )
+            if self.adopted_files
+            else "",
             shared_knowledge=self.shared_knowledge or "-",
             anything_unclear=self.anything_unclear or "-",
         )
@@ -205,16 +225,26 @@ def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ").strip()
 
 
+class TasksInput(ActionInput):
+    """WriteTasks' input: the PRD (optional) and the design."""
+
+    prd: PRD | None = None
+    design: Design
+
+
+#: how many files the task list may add to the design's (each a plausible name), once
+MAX_ADOPTED = 2
+
+
 class WriteTasks(Action):
     name: ClassVar[str] = "WriteTasks"
-    role: ClassVar[str] = "ProjectManager"
     output_model: ClassVar[type[OutputModel]] = Tasks
+    input_model: ClassVar[type[ActionInput]] = TasksInput
     max_tokens: ClassVar[int] = 1500
     tiny_max_tokens: ClassVar[int] = 400
 
-    def build_messages(self, *, tiny: bool = False, **inputs: Any) -> list[Message]:
-        prd: PRD | None = as_model(inputs["prd"], PRD) if inputs.get("prd") is not None else None
-        design: Design = as_model(inputs["design"], Design)
+    def build_messages(self, inputs: TasksInput, *, tiny: bool = False) -> list[Message]:
+        prd, design = inputs.prd, inputs.design
         files = ", ".join(design.file_list)
         if tiny:
             user = USER_TINY.format(files=files, example=EXAMPLE_TINY)
@@ -231,17 +261,54 @@ class WriteTasks(Action):
 
     def build_json_schema(self) -> dict[str, Any]:
         # constrained decoders (llama.cpp) only emit required keys reliably: ask for the analysis
-        schema = super().build_json_schema()
+        schema = bounded_schema(super().build_json_schema(), max_chars=400, max_items=MAX_FILES)
         schema["required"] = ["logic_analysis"]
+        schema["properties"].pop("adopted_files", None)  # the gate's, not the model's
         return schema
 
-    def complete_data(self, data: dict[str, Any], inputs: dict[str, Any], fixes: list[str]) -> dict[str, Any]:
+    def constrain_schema(self, schema: dict[str, Any], inputs: TasksInput) -> dict[str, Any]:
+        """The design's files as an enum wherever a file is named: a constrained model names no other."""
+        files = list(dict.fromkeys(inputs.design.file_list))
+        if not files:
+            return schema
+        out = copy.deepcopy(schema)
+        enum = {"type": "string", "enum": files}
+        for props in (out["properties"], out.get("$defs", {}).get("FileTask", {}).get("properties", {})):
+            if "file" in props:
+                props["file"] = dict(enum)
+            for key in ("task_list", "depends_on"):
+                if key in props:
+                    props[key] = {**props[key], "items": dict(enum), "maxItems": len(files)}
+        return out
+
+    def complete_data(self, data: dict[str, Any], inputs: TasksInput, fixes: list[str]) -> dict[str, Any]:
         # a reply with no file at all (tiny models): the design's files, in its order, no dependencies
-        design = inputs.get("design")
         norm = {str(k).strip().lower().replace(" ", "_"): v for k, v in data.items()}
-        if design is not None and not any(
-            norm.get(k) for k in ("logic_analysis", "task_list", "files", "tasks")
-        ):
-            data["task_list"] = list(as_model(design, Design).file_list)
+        if not any(norm.get(k) for k in ("logic_analysis", "task_list", "files", "tasks")):
+            data["task_list"] = list(inputs.design.file_list)
             fixes.append("task list taken from the design")
+        data.pop("adopted_files", None)
         return data
+
+    def check(self, output: Any, inputs: TasksInput, fixes: list[str]) -> list[str]:
+        """Task files are the design's: its missing files added; a few plausible extras adopted, visibly."""
+        design = list(inputs.design.file_list)
+        extra = [f for f in output.task_list if f not in design]
+        bad = [f for f in extra if file_name_problem(f) is not None]
+        if bad or len(extra) > MAX_ADOPTED:
+            shown = ", ".join(repr(f) for f in (bad or extra)[:3])
+            return [f"the task list names files the design does not ({shown}); use only: {', '.join(design)}"]
+        missing = [f for f in design if f not in output.task_list]
+        for f in missing:
+            output.task_list.append(f)
+            output.logic_analysis.append(FileTask(file=f))
+        if missing and len(missing) < len(design):
+            fixes.append("design files added to the task list: " + ", ".join(missing))
+        if extra:
+            output.adopted_files = extra
+            fixes.append("the design adopts " + ", ".join(extra))
+        return []
+
+    def last_resort(self, inputs: TasksInput) -> Tasks:
+        """The design's files in its order, none depending on another (marked degraded by the caller)."""
+        return Tasks(task_list=list(inputs.design.file_list))

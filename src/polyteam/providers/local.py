@@ -41,14 +41,25 @@ from polyteam.providers.local_spec import (
     BUNDLED_PACKAGE,
     LOCAL_INSTALL_HINT,
 )
+from polyteam.sampling import SMALL_MODEL_REPEAT_PENALTY as DEFAULT_REPEAT_PENALTY
+from polyteam.sampling import SMALL_MODEL_TEMPERATURE as DEFAULT_TEMPERATURE
+from polyteam.sampling import small_model_defaults
+
+__all__ = [
+    "BUNDLED_ALIAS",
+    "DEFAULT_REPEAT_PENALTY",
+    "DEFAULT_TEMPERATURE",
+    "LocalProvider",
+    "bundled_gguf_path",
+    "has_runtime",
+    "local_issues",
+    "resolve_gguf",
+]
 
 #: the `gguf:` value naming the bundled model (its one definition is in local_spec.py)
 BUNDLED_ALIAS = BUNDLED_MODEL
 INSTALL_RUNTIME = LOCAL_INSTALL_HINT
 INSTALL_BUNDLED = BUNDLED_INSTALL_HINT
-#: SmolLM2 loops at temperature 0 (issue 6): these keep tiny models moving unless the caller decides
-DEFAULT_TEMPERATURE = 0.3
-DEFAULT_REPEAT_PENALTY = 1.2
 
 _CONFIG_FILE = "multi_llm_config.yaml"
 
@@ -240,10 +251,8 @@ class LocalProvider:
 
     @staticmethod
     def _with_defaults(options: CallOptions) -> CallOptions:
-        extra = dict(options.extra_body)
-        extra.setdefault("repeat_penalty", DEFAULT_REPEAT_PENALTY)
-        temperature = DEFAULT_TEMPERATURE if options.temperature is None else options.temperature
-        return dataclasses.replace(options, temperature=temperature, extra_body=extra)
+        # the one place for these defaults is polyteam.sampling (the team's call options use it too)
+        return small_model_defaults(options, local=True)
 
 
 @functools.cache

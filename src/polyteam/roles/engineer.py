@@ -116,6 +116,8 @@ class Engineer(Role):
 
         code: dict[str, str] = {}
         written = {f: asyncio.Event() for f in files}
+        # the code prompts name the requirement (a tiny model otherwise never sees "snake")
+        requirement = str(getattr(prd_msg.content, "original_requirement", "") or "") if prd_msg else ""
         write_code, review = WriteCode(), WriteCodeReview()
 
         async def build(f: str) -> None:
@@ -124,14 +126,20 @@ class Engineer(Role):
                 await written[d].wait()
             dependencies = {d: code[d] for d in deps if d in code}
             try:
-                inputs = {"design": design, "tasks": tasks, "filename": f, "dependencies": dependencies}
+                inputs = {
+                    "design": design,
+                    "tasks": tasks,
+                    "filename": f,
+                    "dependencies": dependencies,
+                    "requirement": requirement,
+                }
                 out = await ctx.act(self.name, write_code, f"WriteCode:{f}", inputs)
                 code[f] = out.code
                 if not await ctx.awrite(self.name, f, out.code):
                     return
             finally:
                 written[f].set()  # dependents go on; if this file failed the run is stopping anyway
-            await self._review(ctx, review, f, code, dependencies, design, tasks)
+            await self._review(ctx, review, f, code, dependencies, design, tasks, requirement)
 
         results = await asyncio.gather(*(build(f) for f in files), return_exceptions=True)
         for result in results:
@@ -153,6 +161,7 @@ class Engineer(Role):
         dependencies: dict[str, str],
         design: Any,
         tasks: Any,
+        requirement: str = "",
     ) -> None:
         rounds: list[Any] = []
         for r in range(1, ctx.review_k + 1):
@@ -162,6 +171,7 @@ class Engineer(Role):
                 "filename": f,
                 "code": code[f],
                 "dependencies": dependencies,
+                "requirement": requirement,
             }
             verdict = await ctx.act(self.name, review, f"WriteCodeReview:{f}:{r}", inputs, optional=True)
             if verdict is None:  # the review itself failed: keep the file as written

@@ -165,7 +165,7 @@ class RunContext:
         output = result.output
         self.state.done[key] = output.model_dump(mode="json")
         stats = self.state.stats
-        for name in ("repairs", "reasks", "fallbacks", "calls"):
+        for name in ("repairs", "reasks", "fallbacks", "calls", "gate_failures", "degraded"):
             stats[name] = stats.get(name, 0) + int(getattr(result, name, 0) or 0)
         self.state.usage[key] = {
             "role": role,
@@ -174,7 +174,12 @@ class RunContext:
             "calls": int(getattr(result, "calls", 1) or 1),
             "input_tokens": int(result.input_tokens or 0),
             "output_tokens": int(result.output_tokens or 0),
+            # quality signals per LLM (polyteam.quality): the weak helper's hook
+            "degraded": bool(getattr(result, "degraded", False)),
+            "by_llm": dict(getattr(result, "by_llm", None) or {}),
         }
+        if getattr(result, "degraded", False):
+            self.note(role, f"{key}: degraded: " + "; ".join(f for f in result.fixes if "degraded" in f))
         await self.asave()
         self.emit(
             "end",
