@@ -80,7 +80,7 @@ def child_main(config_dir: Path, workdir: Path, m: int, review_k: int, no_fsync:
     import polyteam.cost  # noqa: F401
     import polyteam.gateway  # noqa: F401
     import polyteam.providers.openai  # noqa: F401
-    import polyteam.roles.engineer  # noqa: F401
+    import polyteam.team.roles  # noqa: F401
 
     result = asyncio.run(_runs(config_dir, workdir, m, review_k))
     print(json.dumps(result))

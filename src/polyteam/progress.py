@@ -13,8 +13,10 @@ from typing import Any
 
 from polyteam.redact import redact
 from polyteam.team.message import RunEvent
+from polyteam.team.roles import STANDARD_ROLES
 
-ROLE_ORDER = ("ProductManager", "Architect", "ProjectManager", "Engineer")
+#: the rows of the live display, in the roster's order (a role outside it gets a row when it first acts)
+ROLE_ORDER = tuple(role.name for role in STANDARD_ROLES)
 
 
 @dataclass

@@ -1,4 +1,10 @@
-"""The standard team: which Role runs which Actions (DESIGN §1). Names are the seed's exact spellings."""
+"""The names a configuration may route: DESIGN §1's Roles and the Actions each runs (seed's spellings).
+
+The team itself is the classes: `polyteam.team.roles.STANDARD_ROLES`, each role naming its
+actions as classes. This table is the configuration's vocabulary, kept on the ground floor so
+that config/ and routing.py need not import the team; it also holds DESIGN's opt-in QaEngineer,
+which a configuration may name before it is built. tests/unit/test_cast.py pins the two together.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +14,7 @@ STANDARD_TEAM: dict[str, tuple[str, ...]] = {
     "Architect": ("WriteDesign",),
     "ProjectManager": ("WriteTasks",),
     "Engineer": ("WriteCode", "WriteCodeReview"),
-    "QaEngineer": ("WriteTest",),
+    "QaEngineer": ("WriteTest",),  # opt-in (DESIGN §1): routable, not built
 }
 
 ROLES: tuple[str, ...] = tuple(STANDARD_TEAM)

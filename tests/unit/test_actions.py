@@ -19,6 +19,7 @@ from polyteam.actions.write_prd import PRD, WritePRD
 from polyteam.actions.write_tasks import Tasks, WriteTasks
 from polyteam.errors import AuthError, FallbackExhaustedError, MalformedReplyError
 from polyteam.providers.base import Completion, Endpoint
+from polyteam.team.roles import STANDARD_ROLES
 
 # --- fixtures: a fixed context ----------------------------------------------------------------
 
@@ -225,6 +226,8 @@ def test_prompts_identify_the_action(action: Any, role: str, inputs: dict[str, A
     messages = action.build_messages(action.inputs(inputs), tiny=tiny)
     assert messages[0].role == "system"
     assert messages[0].content.startswith(f"You are {role} running {action.name}.")
+    # the role the prompt names is the roster's role that runs this action
+    assert [r.name for r in STANDARD_ROLES if type(action) in r.actions] == [role]
     if action.name in ("WriteCode", "WriteCodeReview"):
         assert "\nFile: game.py\n" in "\n" + messages[1].content
     # no unrendered template fields

@@ -1,7 +1,7 @@
 """Typed messages the roles exchange, and the events a run reports to its display.
 
-Owns `TeamMessage` (what a role publishes: the output of one action, tagged with the action type
-that caused it) and `RunEvent` (what the team tells an observer: an action started, finished,
+Owns `TeamMessage` (what a role publishes: the output of one action, tagged with the name of the
+action class that caused it), `UserRequirement` (the cause of the first message) and `RunEvent` (what the team tells an observer: an action started, finished,
 was taken from the checkpoint, a file was written or skipped). Delivery is `environment.py`'s job.
 """
 
@@ -10,10 +10,26 @@ from __future__ import annotations
 import itertools
 import time
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
-#: the action type of the user's requirement, the message that starts a run
-USER_REQUIREMENT = "UserRequirement"
+if TYPE_CHECKING:
+    from polyteam.actions.base import Action
+
+
+class UserRequirement:
+    """The cause of the message that starts a run: the user's requirement (no LLM call).
+
+    A role watches it as it watches an Action class (the ProductManager does).
+    """
+
+    name: ClassVar[str] = "UserRequirement"
+
+
+#: what a message can be caused by, hence what a role can watch: an Action class or the requirement
+Cause = type["Action"] | type[UserRequirement]
+
+#: the `cause_by` of the user's requirement
+USER_REQUIREMENT = UserRequirement.name
 
 _ids = itertools.count(1)
 
@@ -22,7 +38,7 @@ _ids = itertools.count(1)
 class TeamMessage:
     """One published result: `content` is the action's output model (or the requirement text)."""
 
-    cause_by: str  # the action type that produced it: "WritePRD", ..., or USER_REQUIREMENT
+    cause_by: str  # the `name` of the Cause that produced it: "WritePRD", ..., or USER_REQUIREMENT
     sent_from: str  # the role's name, or "User"
     content: Any
     key: str = ""  # the checkpoint key, e.g. "WriteCode:main.py"

@@ -115,13 +115,10 @@ class Team:
 
     @classmethod
     def standard(cls, settings: Any, **kwargs: Any) -> Team:
-        """The standard team of DESIGN §1: ProductManager, Architect, ProjectManager, Engineer."""
-        from polyteam.roles.architect import Architect
-        from polyteam.roles.engineer import Engineer
-        from polyteam.roles.product_manager import ProductManager
-        from polyteam.roles.project_manager import ProjectManager
+        """The standard team of DESIGN §1: the roles of `polyteam.team.roles.STANDARD_ROLES`, in order."""
+        from polyteam.team.roles import STANDARD_ROLES
 
-        return cls(settings, [ProductManager(), Architect(), ProjectManager(), Engineer()], **kwargs)
+        return cls(settings, [role() for role in STANDARD_ROLES], **kwargs)
 
     def hire(self, *roles: Role) -> Team:
         self.roles.extend(roles)

@@ -14,10 +14,16 @@ from __future__ import annotations
 import asyncio
 from typing import Any, ClassVar
 
+from polyteam.actions.base import Action
+from polyteam.actions.write_code import WriteCode
+from polyteam.actions.write_code_review import WriteCodeReview
+from polyteam.actions.write_design import WriteDesign
+from polyteam.actions.write_prd import WritePRD
+from polyteam.actions.write_tasks import WriteTasks
 from polyteam.errors import UnsafePathError
 from polyteam.team.context import RunContext, RunStopped
 from polyteam.team.dag import FilePlan, normalize_file, plan_files
-from polyteam.team.message import TeamMessage
+from polyteam.team.message import Cause, TeamMessage
 from polyteam.team.role import Role
 from polyteam.workspace import check_relative_path, is_binary_asset
 
@@ -77,21 +83,13 @@ def readme_markdown(prd: Any, design: Any, tasks: Any, files: list[str], skipped
 
 
 class Engineer(Role):
-    name: ClassVar[str] = "Engineer"
-    profile: ClassVar[str] = "Engineer"
-    goal: ClassVar[str] = (
-        "complete, correct files that follow the design, written concurrently where independent"
-    )
-    actions: ClassVar[tuple[str, ...]] = ("WriteCode", "WriteCodeReview")
-    watches: ClassVar[tuple[str, ...]] = ("WriteTasks",)
+    actions: ClassVar[tuple[type[Action], ...]] = (WriteCode, WriteCodeReview)
+    watches: ClassVar[tuple[Cause, ...]] = (WriteTasks,)
 
     async def react(self, message: TeamMessage, ctx: RunContext) -> None:
-        from polyteam.actions.write_code import WriteCode
-        from polyteam.actions.write_code_review import WriteCodeReview
-
         tasks = message.content
-        design_msg = ctx.env.latest("WriteDesign")
-        prd_msg = ctx.env.latest("WritePRD")
+        design_msg = ctx.env.latest(WriteDesign)
+        prd_msg = ctx.env.latest(WritePRD)
         design = design_msg.content if design_msg else None
         plan = plan_from_tasks(tasks, design)
         for line in plan.dropped:
@@ -133,7 +131,7 @@ class Engineer(Role):
                     "dependencies": dependencies,
                     "requirement": requirement,
                 }
-                out = await ctx.act(self.name, write_code, f"WriteCode:{f}", inputs)
+                out = await ctx.act(self.name, write_code, f"{WriteCode.name}:{f}", inputs)
                 code[f] = out.code
                 if not await ctx.awrite(self.name, f, out.code):
                     return
@@ -173,7 +171,8 @@ class Engineer(Role):
                 "dependencies": dependencies,
                 "requirement": requirement,
             }
-            verdict = await ctx.act(self.name, review, f"WriteCodeReview:{f}:{r}", inputs, optional=True)
+            key = f"{WriteCodeReview.name}:{f}:{r}"
+            verdict = await ctx.act(self.name, review, key, inputs, optional=True)
             if verdict is None:  # the review itself failed: keep the file as written
                 break
             rounds.append(verdict)

@@ -5,9 +5,13 @@ from __future__ import annotations
 import re
 from typing import ClassVar
 
+from polyteam.actions.base import Action
+from polyteam.actions.write_design import WriteDesign
+from polyteam.actions.write_prd import WritePRD
+from polyteam.actions.write_tasks import WriteTasks
 from polyteam.team.context import RunContext
 from polyteam.team.dag import normalize_file
-from polyteam.team.message import TeamMessage
+from polyteam.team.message import Cause, TeamMessage
 from polyteam.team.role import Role
 
 # a requirement line: a distribution name with optional extras, version specifiers and markers
@@ -30,21 +34,17 @@ def requirements_txt(packages: list[str]) -> str:
 
 
 class ProjectManager(Role):
-    name: ClassVar[str] = "ProjectManager"
-    profile: ClassVar[str] = "Project Manager"
-    goal: ClassVar[str] = "a task list in dependency order with each file's dependencies"
-    actions: ClassVar[tuple[str, ...]] = ("WriteTasks",)
-    watches: ClassVar[tuple[str, ...]] = ("WriteDesign",)
+    actions: ClassVar[tuple[type[Action], ...]] = (WriteTasks,)
+    watches: ClassVar[tuple[Cause, ...]] = (WriteDesign,)
 
     async def react(self, message: TeamMessage, ctx: RunContext) -> None:
-        from polyteam.actions.write_tasks import WriteTasks
-
-        prd_message = ctx.env.latest("WritePRD")
+        prd_message = ctx.env.latest(WritePRD)
         prd = prd_message.content if prd_message else None
-        tasks = await ctx.act(self.name, WriteTasks(), "WriteTasks", {"prd": prd, "design": message.content})
+        inputs = {"prd": prd, "design": message.content}
+        tasks = await ctx.act(self.name, WriteTasks(), WriteTasks.name, inputs)
         await ctx.awrite(self.name, "docs/tasks.md", tasks.to_markdown())
         await ctx.awrite_json(self.name, "docs/tasks.json", tasks.model_dump(mode="json"))
         files = {normalize_file(f) for f in [*tasks.task_list, *(a.file for a in tasks.logic_analysis)]}
         if "requirements.txt" not in files:  # the Engineer writes it when the tasks list it as a file
             await ctx.awrite(self.name, "requirements.txt", requirements_txt(list(tasks.required_packages)))
-        ctx.publish(self.name, "WriteTasks", tasks)
+        self.publish(ctx, tasks)
