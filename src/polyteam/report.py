@@ -130,7 +130,8 @@ def build_report(project_dir: str | os.PathLike[str]) -> dict[str, Any]:
     if not rows:
         raise _missing(ledger, "the ledger is empty: no LLM call was recorded for this project")
     pricing = _load_json(state_dir / "pricing.json")
-    stats = _load_json(state_dir / "state.json").get("stats")
+    state = _load_json(state_dir / "state.json")
+    stats = state.get("stats")
     stats = stats if isinstance(stats, dict) else {}
     retries, fallbacks, logical = _retries_and_fallbacks(rows)
     by_model = _group(rows, ("llm", "provider", "model"))
@@ -170,8 +171,19 @@ def build_report(project_dir: str | os.PathLike[str]) -> dict[str, Any]:
         "counterfactual": _counterfactual(rows, pricing, actual),
         "prices_as_of": pricing.get("as_of") or PRICES_AS_OF,
         "skipped_lines": skipped,
+        "quality": _quality(state, project),
     }
     return redact_obj(report)
+
+
+def _quality(state: dict[str, Any], project: Path) -> dict[str, Any]:
+    """The quality section (polyteam.quality, the weak helper's): recomputed from state.json and the files."""
+    from polyteam.quality import assess
+
+    done, usage = state.get("done"), state.get("usage")
+    if not isinstance(done, dict) or not isinstance(usage, dict):
+        return {}
+    return assess(done, {k: v for k, v in usage.items() if isinstance(v, dict)}, project)
 
 
 def format_usd(value: float) -> str:
@@ -214,6 +226,9 @@ def summary_lines(report: dict[str, Any]) -> list[str]:
         lines.append(
             f"{report['skipped_lines']} unreadable ledger line(s) skipped (a killed run's last line)"
         )
+    from polyteam.quality import quality_lines
+
+    lines.extend(quality_lines(report.get("quality")))
     return lines
 
 

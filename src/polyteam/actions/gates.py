@@ -39,9 +39,10 @@ TEXT_EXTENSIONS = (".txt", ".md", ".json", ".toml", ".cfg", ".ini", ".yaml", ".y
 MAX_PATH_CHARS = 64
 MAX_FILES = 12
 _SEGMENT = r"[A-Za-z_][A-Za-z0-9_]{0,31}"
-#: what the JSON schema asks of each file name (a constrained decoder can produce nothing else)
-FILE_NAME_PATTERN = rf"^({_SEGMENT}/){{0,2}}{_SEGMENT}\.(py|txt|md|json|toml|cfg|ini|yaml|yml)$"
-_FILE_NAME = re.compile(FILE_NAME_PATTERN)
+_FILE_NAME = re.compile(rf"^({_SEGMENT}/){{0,2}}{_SEGMENT}\.(py|txt|md|json|toml|cfg|ini|yaml|yml)$")
+#: what the JSON schema asks of each file name, stricter than the gate: lower-case Python modules,
+#: no digits (a constrained tiny model otherwise fills names with dates and numbers)
+FILE_NAME_PATTERN = r"^([a-z_]{1,24}/)?[a-z_]{1,24}\.py$"
 _DIGIT_RUN = re.compile(r"\d{4,}")
 _PUNCT_RUN = re.compile(r"[^A-Za-z0-9]{3,}")
 #: pip names whose import name differs (the common ones small projects use)

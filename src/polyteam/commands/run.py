@@ -100,6 +100,9 @@ def summary_lines(summary: Any, report: list[str] | None = None) -> list[str]:
             f"repairs {stats.get('repairs', 0)}, re-asks {stats.get('reasks', 0)}, "
             f"fallbacks {stats.get('fallbacks', 0)}"
         )
+        from polyteam.quality import quality_lines  # the report's lines hold them otherwise
+
+        lines.extend(quality_lines(getattr(summary, "quality", None)))
         if summary.cost_usd is not None:
             cap = f" of a ${summary.budget_usd:.4f} budget" if summary.budget_usd is not None else ""
             lines.append(f"cost: ${summary.cost_usd:.4f}{cap}")

@@ -38,6 +38,7 @@ def summary_json(summary: Any) -> dict[str, Any]:
         "cost_usd": summary.cost_usd,
         "budget_usd": summary.budget_usd,
         "stats": dict(summary.stats),
+        "quality": dict(getattr(summary, "quality", None) or {}),
         "written": list(summary.written),
         "skipped": [{"file": name, "why": why} for name, why in summary.skipped],
         "notes": list(summary.notes),

@@ -50,6 +50,8 @@ class RunSummary:
     notes: list[str] = field(default_factory=list)
     cached: int = 0  # actions answered from the checkpoint (a resumed run)
     resumed: bool = False
+    #: per-LLM quality signals (polyteam.quality.assess): files compiling, reviews, degraded, ...
+    quality: dict[str, Any] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -346,4 +348,12 @@ class Team:
             notes=list(ctx.notes),
             cached=ctx.cached,
             resumed=resumed,
+            quality=_quality(state, ctx.workspace.root),
         )
+
+
+def _quality(state: RunState, root: Path) -> dict[str, Any]:
+    """The run's quality signals (the weak helper's hook; polyteam.quality owns them)."""
+    from polyteam.quality import assess
+
+    return assess(state.done, state.usage, root)
