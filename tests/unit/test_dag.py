@@ -16,7 +16,6 @@ def test_layers_follow_dependencies_and_independent_files_share_a_layer() -> Non
     assert plan.layers == (("models.py", "utils.py"), ("storage.py",), ("main.py",))
     assert plan.deps["main.py"] == ("storage.py", "utils.py")
     assert plan.deps["utils.py"] == ()
-    assert plan.critical_path() == 3
     assert plan.dropped == ()
 
 

@@ -31,11 +31,18 @@ def run(
     """Run the emulator in the foreground.
 
     Raises:
-        UsageError: a bad --faults spec or --responder (one line naming the option and the fix).
+        UsageError: a bad --faults spec or --responder, or no aiohttp (the `emulate` extra); one line
+            naming the option and the fix.
     """
-    from polyteam.emulator import Emulator, FaultSpecError
     from polyteam.errors import UsageError
 
+    try:
+        from polyteam.emulator import Emulator, FaultSpecError
+    except ModuleNotFoundError as exc:  # the `emulate` extra is not installed
+        if exc.name != "aiohttp":
+            raise
+        fix = "pip install 'polyteam[emulate]'"
+        raise UsageError("polyteam emulate", "", "needs aiohttp, which is not installed", fix) from None
     try:
         emulator = Emulator(
             port=port,

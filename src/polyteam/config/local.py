@@ -8,7 +8,6 @@ decide what is "installed".
 from __future__ import annotations
 
 import importlib.util
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,9 +16,6 @@ from pathlib import Path
 class LocalSupport:
     bundled_gguf: Path | None  # the bundled smollm2-135m GGUF, when installed
     has_xllamacpp: bool
-
-
-LocalProbe = Callable[[], LocalSupport]
 
 
 def probe_local() -> LocalSupport:

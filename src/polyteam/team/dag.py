@@ -37,10 +37,6 @@ class FilePlan:
     layers: tuple[tuple[str, ...], ...]  # files grouped by longest dependency chain below them
     dropped: tuple[str, ...] = field(default=())  # one line per dependency that was ignored, and why
 
-    def critical_path(self) -> int:
-        """The number of files on the longest dependency chain (the lower bound of sequential steps)."""
-        return len(self.layers)
-
 
 def _ordered_files(task_list: Iterable[str], analysed: Iterable[str], extra: Iterable[str]) -> list[str]:
     seen: dict[str, None] = {}
