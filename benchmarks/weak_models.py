@@ -139,7 +139,7 @@ async def record(out: Path, grammar: bool, runs: int, timeout: float) -> None:
             config = Path(tmp) / "config"
             _config(config, port, grammar)
             for i in range(runs):
-                requirement = REQUIREMENTS[i % len(REQUIREMENTS)]
+                requirement = REQUIREMENTS[(i + int(os.environ.get("WEAK_OFFSET", "0"))) % len(REQUIREMENTS)]
                 code, wall, summary = await asyncio.to_thread(
                     _run_polyteam, requirement, Path(tmp) / "work", config, timeout
                 )

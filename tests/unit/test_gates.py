@@ -13,6 +13,7 @@ from polyteam.actions.gates import (
     file_list_problems,
     file_name_problem,
     import_problems,
+    substance_problem,
 )
 
 
@@ -55,6 +56,19 @@ def test_compile_never_runs_the_code(tmp_path: object) -> None:
     assert compile_problem("a.py", "raise SystemExit('ran')\n") is None  # compiled, not executed
     assert "does not compile" in (compile_problem("a.py", "def f(:\n") or "")
     assert compile_problem("notes.md", "def f(:") is None  # only Python is compiled
+
+
+@pytest.mark.parametrize(
+    "code", ["my_game / write_code - main.txt\n", "{'filename', 'main.py'}\n", '"""doc"""\n', ""]
+)
+def test_compiling_nonsense_has_no_substance(code: str) -> None:
+    assert compile_problem("a.py", code) is None
+    assert substance_problem("a.py", code) is not None
+
+
+@pytest.mark.parametrize("code", ["print('hi')\n", "import os\n", "X = 1\n", "def f():\n    pass\n"])
+def test_real_modules_have_substance(code: str) -> None:
+    assert substance_problem("a.py", code) is None
 
 
 def test_imports_resolve_to_project_stdlib_or_packages() -> None:

@@ -28,6 +28,7 @@ __all__ = [
     "file_name_problem",
     "file_list_problems",
     "compile_problem",
+    "substance_problem",
     "import_problems",
     "module_names",
     "package_modules",
@@ -119,6 +120,45 @@ def compile_problem(filename: str, code: str) -> str | None:
     except (ValueError, RecursionError, MemoryError) as exc:
         return f"{filename} does not compile: {type(exc).__name__}"
     return None
+
+
+_SUBSTANCE = (
+    ast.FunctionDef,
+    ast.AsyncFunctionDef,
+    ast.ClassDef,
+    ast.Import,
+    ast.ImportFrom,
+    ast.Assign,
+    ast.AnnAssign,
+    ast.AugAssign,
+    ast.If,
+    ast.For,
+    ast.While,
+    ast.With,
+    ast.Try,
+    ast.Match,
+)
+
+
+def substance_problem(filename: str, code: str) -> str | None:
+    """Why compiling Python is still no module: only bare expressions, no call (None: it has substance).
+
+    Small models write "code" such as `my_game / write_code - main.txt` (a division) or
+    `{'filename', 'main.py'}` (a set literal), which compile: "compiles" alone is a weak signal
+    (weak-models.md).
+    """
+    if not filename.endswith(".py"):
+        return None
+    try:
+        tree = ast.parse(code, filename)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return None  # compile_problem reports it
+    for node in tree.body:
+        if isinstance(node, _SUBSTANCE):
+            return None
+        if isinstance(node, ast.Expr) and any(isinstance(n, ast.Call | ast.Await) for n in ast.walk(node)):
+            return None
+    return f"{filename} holds only bare expressions (no def, class, import, assignment or call)"
 
 
 def module_names(files: Iterable[str]) -> set[str]:

@@ -16,7 +16,7 @@ from typing import Any, ClassVar
 from pydantic import field_validator
 
 from polyteam.actions.base import Action, ActionInput, OutputModel, as_code_text, outline_code
-from polyteam.actions.gates import compile_problem, import_problems
+from polyteam.actions.gates import compile_problem, import_problems, substance_problem
 from polyteam.actions.parsing import extract_code_block, strip_reasoning
 from polyteam.actions.write_design import Design
 from polyteam.actions.write_tasks import Tasks
@@ -206,7 +206,7 @@ class CodeInput(ActionInput):
 
 def code_problems(inputs: Any, filename: str, code: str) -> list[str]:
     """The gates a file's code must pass: it compiles, its imports resolve (nothing is run)."""
-    problem = compile_problem(filename, code)
+    problem = compile_problem(filename, code) or substance_problem(filename, code)
     if problem:
         return [problem]
     return import_problems(filename, code, inputs.project_files(), inputs.packages())
@@ -293,7 +293,7 @@ class WriteCode(Action):
         code = as_code_text(extract_code_block(text) or text)
         if not code:
             raise MalformedReplyError("the reply holds no code")
-        problem = compile_problem(inputs.filename, code)
+        problem = compile_problem(inputs.filename, code) or substance_problem(inputs.filename, code)
         if problem:
             raise MalformedReplyError(problem)
         return CodeFile(filename=inputs.filename, code=code)
