@@ -562,3 +562,20 @@ def test_write_code_schema_rules_out_an_empty_file() -> None:
     schema = WriteCode().json_schema()
     assert schema["required"] == ["code"]
     assert schema["properties"]["code"]["minLength"] == MIN_CODE_CHARS > 0
+
+
+async def test_tiny_write_code_is_asked_in_plain_text(ctx: dict[str, Any]) -> None:
+    gw = FakeGateway(
+        ["import models\n\n\ndef run():\n    print('snake')\n"], endpoints={"a": _endpoint("a", tiny=True)}
+    )
+    inputs = {
+        "design": ctx["design"],
+        "tasks": ctx["tasks"],
+        "filename": "game.py",
+        "requirement": "a snake game",
+    }
+    result = await run_action(gw, "Engineer", WriteCode(), inputs)
+    ask = gw.asks[0]
+    assert ask.options.json_schema is None and "```python block" in ask.messages[1].content
+    assert "Requirement: a snake game" in ask.messages[1].content
+    assert result.output.code.startswith("import models") and not result.degraded

@@ -112,6 +112,8 @@ class Action(ABC):
     max_tokens: ClassVar[int] = 2048
     #: the cap when the route's endpoint is tiny (`Endpoint.tiny`)
     tiny_max_tokens: ClassVar[int] = 320
+    #: a tiny endpoint is asked in plain text (no JSON schema; `from_text` reads the reply)
+    plain_when_tiny: ClassVar[bool] = False
 
     def inputs(self, value: ActionInput | Mapping[str, Any]) -> Any:
         """The typed input from a model or a mapping of its fields (the roles' dicts, state.json)."""

@@ -43,9 +43,8 @@ def call_options(action: Action, endpoint: Endpoint | None, inputs: Any = None) 
     """The options of one call of `action` on `endpoint` (None: the endpoint is unknown)."""
     tiny = bool(endpoint is not None and endpoint.tiny)
     max_tokens = min(action.max_tokens, action.tiny_max_tokens) if tiny else action.max_tokens
-    options = CallOptions(
-        max_tokens=max_tokens, json_schema=action.json_schema(inputs), schema_name=action.name
-    )
+    schema = None if tiny and action.plain_when_tiny else action.json_schema(inputs)
+    options = CallOptions(max_tokens=max_tokens, json_schema=schema, schema_name=action.name)
     return sampling_for(options, endpoint)
 
 

@@ -29,7 +29,6 @@ SYSTEM = (
     "object and nothing else."
 )
 
-EXAMPLE_TINY = '{{"filename": "{filename}", "code": "..."}}'
 
 EXAMPLE = '{"filename": "game.py", "code": "\\"\\"\\"Game state.\\"\\"\\"\\nimport random\\n..."}'
 
@@ -48,12 +47,14 @@ Write the complete code of {filename}: no placeholders or TODOs; import only the
 the third-party packages above and the files it depends on (as plain modules, e.g. `import models`).
 Reply as one JSON object: {example}"""
 
+#: a tiny model writes the code as a bare python block, not JSON (`Action.plain_when_tiny`): recorded
+#: SmolLM2 replies under the grammar were never usable code, its plain replies compiled (tests/data/)
 USER_TINY = """Requirement: {requirement}
 File: {filename}
 This file: {description}
 Depends on: {depends_on}
 {dependency_code}
-Reply as JSON: {example}"""
+Reply with only the complete code of {filename}, in one ```python block."""
 
 #: the simpler format, when no LLM's JSON reply held up: the code alone
 USER_PLAIN = """Requirement: {requirement}
@@ -222,6 +223,7 @@ class WriteCode(Action):
     input_model: ClassVar[type[ActionInput]] = CodeInput
     max_tokens: ClassVar[int] = 3000
     tiny_max_tokens: ClassVar[int] = 400
+    plain_when_tiny: ClassVar[bool] = True
 
     def build_json_schema(self) -> dict[str, Any]:
         # constrained decoders (llama.cpp) otherwise let a weak model close the string at once:
@@ -242,7 +244,7 @@ class WriteCode(Action):
             for name, code in brief.dependencies.items()
         )
         dependency_code = DEPENDENCY_HEAD + quoted if quoted else ""
-        example = EXAMPLE_TINY.format(filename=filename) if tiny else EXAMPLE
+        example = EXAMPLE
         if tiny:
             user = USER_TINY.format(
                 requirement=_requirement(inputs),
@@ -250,7 +252,6 @@ class WriteCode(Action):
                 description=brief.description,
                 depends_on=brief.depends_on,
                 dependency_code=dependency_code,
-                example=example,
             )
         else:
             user = USER.format(
@@ -274,7 +275,10 @@ class WriteCode(Action):
         return data
 
     def from_text(self, text: str, inputs: CodeInput) -> dict[str, Any] | None:
+        # a fenced block, else the whole reply when it is no JSON (the gates then judge it as code)
         code = extract_code_block(text)
+        if code is None and text.strip() and not text.lstrip().startswith(("{", "[")):
+            code = text
         return None if code is None else {"filename": inputs.filename, "code": code}
 
     def check(self, output: Any, inputs: CodeInput, fixes: list[str]) -> list[str]:
