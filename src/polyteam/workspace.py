@@ -9,7 +9,9 @@ atomically (temp file in the same folder, fsync, `os.replace`, fsync of the fold
 A running team uses the async writes, which never block the event loop (the work runs in a worker
 thread, `asyncio.to_thread`): `awrite_text` writes a project file atomically (temp file +
 `os.replace`, so a killed process leaves the old file or the new one) without an fsync of its own,
-and `asave_state` checkpoints `.polyteam/state.json` durably (fsync of the file and its folder).
+and `asave_state` checkpoints `.polyteam/state.json` the same way: atomic, and kept by the page cache
+through a kill -9, but not fsynced, so the chain of calls never waits on the disk (issue 15). Only a
+final checkpoint (the run's end, the interrupt path) is durable (fsync of the file and its folder).
 Checkpoints are written one at a time, newest wins (a snapshot older than the one on disk is never
 written), and saves that pile up while one is being written are coalesced into one write. A
 checkpoint with `final=True` (the run's end) first fsyncs every project file written since the last
@@ -358,7 +360,7 @@ class Workspace:
         return path
 
     def save_state(self, state: dict[str, Any], *, final: bool = True) -> None:
-        """Checkpoint the run state atomically and durably to `.polyteam/state.json` (blocking).
+        """Checkpoint the run state atomically to `.polyteam/state.json` (blocking), durably if `final`.
 
         `final`: first make the project files written by `awrite_text` durable (module docstring).
         """
@@ -395,7 +397,7 @@ class Workspace:
                     fsync_paths([self.root / name for name in unsynced])
                 path = self.state_path
                 path.parent.mkdir(parents=True, exist_ok=True)
-                atomic_write_bytes(path, data)
+                atomic_write_bytes(path, data, durable=final)  # intermediate ones: atomic, no fsync
             except BaseException:
                 with self._lock:  # not durable yet: the next final checkpoint tries them again
                     self._unsynced.update(dict.fromkeys(unsynced))

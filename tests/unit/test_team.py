@@ -248,6 +248,15 @@ async def test_review_of_a_file_runs_while_other_files_are_written(tmp_path: Pat
     assert summary.status == "done", summary.error
 
 
+async def test_a_written_file_releases_its_dependents_before_its_review_is_sent(tmp_path: Path) -> None:
+    # issue 15: the dependent's WriteCode is on the critical path, the review is not
+    gw = FakeGateway([("a.py", []), ("b.py", ["a.py"])])
+    _, summary = await run(make_team(gw), tmp_path)
+    assert summary.status == "done", summary.error
+    keys = [c.key for c in gw.calls]
+    assert keys.index("WriteCode:b.py") < keys.index("WriteCodeReview:a.py:1")
+
+
 async def test_each_file_gets_only_its_own_dependencies(tmp_path: Path) -> None:
     seen: dict[str, str] = {}
     gw = FakeGateway([("a.py", []), ("b.py", []), ("c.py", ["a.py"])])

@@ -137,6 +137,9 @@ class Engineer(Role):
                     return
             finally:
                 written[f].set()  # dependents go on; if this file failed the run is stopping anyway
+            # let the dependents just released build and send their WriteCode before this review is
+            # built and sent: the chain goes through them, not through the review (issue 15)
+            await asyncio.sleep(0)
             await self._review(ctx, review, f, code, dependencies, design, tasks, requirement)
 
         results = await asyncio.gather(*(build(f) for f in files), return_exceptions=True)
