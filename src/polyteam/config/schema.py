@@ -8,6 +8,7 @@ read off the provider specs (`polyteam.providers.kinds`), so a new kind adds not
 from __future__ import annotations
 
 import re
+from datetime import date
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -98,8 +99,8 @@ class ModelEntry(BaseModel):
     tiny: bool | None = None
     token_param: Literal["max_tokens", "max_completion_tokens"] | None = None
     extra_body: dict[str, Any] | None = None
-    headers: dict[str, str | int | float] | None = None
-    query: dict[str, str | int | float] | None = None
+    headers: dict[str, str | int | float | date] | None = None
+    query: dict[str, str | int | float | date] | None = None  # YAML reads 2024-10-21 as a date
 
 
 #: MODEL_LIST fields that are spellings of open_llm_api_base

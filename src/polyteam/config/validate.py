@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from polyteam.config.credentials import ProviderState, Values, provider_states, read_values
+from polyteam.config.envrefs import expand
 from polyteam.config.loading import ConfigFiles
 from polyteam.config.local import LocalSupport, local_base_url, probe_local
 from polyteam.config.model_list import EntryResult, build_model_list
@@ -65,6 +66,10 @@ def resolve(
     """Validate and, when there is no issue, build the Router."""
     env = os.environ if environ is None else environ
     issues = list(files.issues)
+    config, config_refs = expand(files.config, env, files.config_label)
+    multi_data, multi_refs = expand(files.multi, env, files.multi_label)
+    issues += config_refs.issues + multi_refs.issues
+    files = replace(files, config=config, multi=multi_data)
     values, value_issues = read_values(files.config, files.config_label, env)
     issues += value_issues
     states = provider_states(values, files.config_label)
@@ -76,6 +81,7 @@ def resolve(
     elif isinstance(files.multi, dict):
         multi.read(files.multi, files, probe)
     secrets = values.secrets() + [s for e in multi.model_list.values() for s in e.secrets]
+    secrets += config_refs.secrets + multi_refs.secrets
 
     used = multi.used_providers()
     for name, state in states.items():
