@@ -184,6 +184,23 @@ def _exit_without_finalization_cost() -> None:
     atexit.register(gc.freeze)
 
 
+config_app = typer.Typer(help="Configuration helpers.", no_args_is_help=True)
+app.add_typer(config_app, name="config")
+
+
+@config_app.command("import")
+def config_import(
+    path: Annotated[Path, typer.Argument(help="A MetaGPT config2.yaml, or the folder holding it.")],
+    to: Annotated[
+        Path, typer.Option("--to", help="Folder to write config.yaml + multi_llm_config.yaml.")
+    ] = Path("config"),
+) -> None:
+    """Write polyteam's files for a MetaGPT config2.yaml (routes the same)."""
+    from polyteam.commands import config_import as cmd
+
+    cmd.run(path, to)
+
+
 def main() -> None:
     """Entry point: run the app and map polyteam's errors onto exit statuses."""
     _exit_without_finalization_cost()

@@ -158,7 +158,10 @@ def test_zhipu_defaults_and_key_form(tmp_path: Path) -> None:
     default = load_settings(
         write(tmp_path, f'ZHIPUAI_API_KEY: "{ZHIPU_KEY}"\n'), {}, probe=NO_LOCAL
     ).router.default
-    assert (default.model, default.base_url) == (ZHIPU_SPEC.default_model, "https://open.bigmodel.cn/api/paas/v4")
+    assert (default.model, default.base_url) == (
+        ZHIPU_SPEC.default_model,
+        "https://open.bigmodel.cn/api/paas/v4",
+    )
     line = one_issue(write(tmp_path / "bad", 'ZHIPUAI_API_KEY: "nodotsecretvalue"\n'), "ZHIPUAI_API_KEY")
     assert "id.secret" in line and "nodotsecretvalue" not in line
     assert redact(line) == line  # the message survives redaction intact
@@ -297,13 +300,27 @@ def test_route_to_provider_without_keys_names_the_key(tmp_path: Path) -> None:
     assert "Architect, WriteDesign" in line and "Anthropic_API_KEY" in line and "config.yaml" in line
 
 
-def test_unindented_model_list_entries_are_said_plainly(tmp_path: Path) -> None:
+def test_unindented_model_list_entries_after_an_empty_model_list_are_read_with_one_warning(
+    tmp_path: Path,
+) -> None:
     multi = (
         "WritePRD: deepseek-llm-67b-chat\n"
         "MODEL_LIST:\n"
         "deepseek-llm-67b-chat:\n"
         ' open_llm_api_base: "http://0.0.0.0:12345/v1"\n'
     )
+    warnings: list[str] = []
+    settings = load_settings(write(tmp_path, OPENAI, multi), {}, probe=NO_LOCAL, on_warning=warnings.append)
+    assert settings.router.route("ProductManager", "WritePRD").endpoint.base_url == "http://0.0.0.0:12345/v1"
+    assert warnings == [
+        f"{tmp_path / 'multi_llm_config.yaml'}: MODEL_LIST: deepseek-llm-67b-chat are not indented under "
+        "MODEL_LIST:; read as its entries; indent each entry (and the lines below it) by two spaces more than "
+        "MODEL_LIST:"
+    ]
+
+
+def test_unindented_model_list_entries_elsewhere_are_said_plainly(tmp_path: Path) -> None:
+    multi = 'WritePRD: deepseek-llm-67b-chat\ndeepseek-llm-67b-chat:\n open_llm_api_base: "http://0.0.0.0:12345/v1"\n'
     lines = issues_of(write(tmp_path, OPENAI, multi))
     assert lines == [
         f"{tmp_path / 'multi_llm_config.yaml'}: deepseek-llm-67b-chat: looks like a MODEL_LIST entry but is not "

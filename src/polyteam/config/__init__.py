@@ -16,6 +16,7 @@ everything in one pass, `local` probes for the bundled GGUF model.
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,7 +27,7 @@ from polyteam.config.schema import SECRET_KEYS
 from polyteam.config.validate import resolve, validate
 from polyteam.errors import ConfigError
 from polyteam.providers.base import Price
-from polyteam.redact import register_secret
+from polyteam.redact import redact, register_secret
 from polyteam.routing import Router
 
 __all__ = [
@@ -53,6 +54,12 @@ class Settings:
     #: effective config.yaml values after environment overrides, secrets left out
     values: dict[str, str] = field(default_factory=dict)
     inherit_role_llm: bool = True
+    #: one line each: MetaGPT settings not used, forms read leniently, the folder used
+    warnings: tuple[str, ...] = ()
+
+
+def _to_stderr(line: str) -> None:
+    print(f"polyteam: warning: {line}", file=sys.stderr)
 
 
 def load_settings(
@@ -60,10 +67,12 @@ def load_settings(
     environ: Mapping[str, str] | None = None,
     *,
     probe: Callable[[], LocalSupport] = probe_local,
+    on_warning: Callable[[str], None] | None = _to_stderr,
 ) -> Settings:
     """Find, read and validate the configuration; register every secret it holds with `polyteam.redact`.
 
     `probe` says whether the bundled GGUF model and xllamacpp are installed (injectable for tests).
+    `on_warning` receives each warning line (default: stderr; None: only `Settings.warnings`).
 
     Raises:
         ConfigError: with every problem found, in one pass.
@@ -75,6 +84,9 @@ def load_settings(
         register_secret(secret)
     if resolution.issues or resolution.router is None:
         raise ConfigError(resolution.issues)
+    warnings = tuple(redact(str(w)) for w in resolution.warnings)
+    for line in warnings if on_warning is not None else ():
+        on_warning(line)
     values = resolution.values
     return Settings(
         router=resolution.router,
@@ -84,4 +96,5 @@ def load_settings(
         config_dir=files.config_dir,
         values={k: v for k, v in values.strings.items() if k not in SECRET_KEYS},
         inherit_role_llm=resolution.inherit_role_llm,
+        warnings=warnings,
     )

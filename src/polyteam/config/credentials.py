@@ -1,12 +1,14 @@
 """config.yaml and the environment: effective values, run settings, and the five built-in providers.
 
 Each key may come from config.yaml or an environment variable of the same name (the environment
-wins; an empty or placeholder value counts as unset). Unknown config.yaml keys are ignored, since
-users keep their whole MetaGPT config.yaml. No message here ever contains a value.
+wins; an empty or placeholder value counts as unset). An unknown config.yaml key is an error naming
+the closest known one; MetaGPT's keys that polyteam does not use are a warning each, since users keep
+their whole MetaGPT config.yaml. No message here ever contains a value.
 """
 
 from __future__ import annotations
 
+import difflib
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -15,8 +17,10 @@ from urllib.parse import urlsplit
 
 from pydantic import SecretStr, ValidationError
 
+from polyteam.config.metagpt import CONFIG2_SECTIONS, FLAT_IGNORED
 from polyteam.config.schema import (
     KEY_SPELLINGS,
+    KNOWN_KEYS,
     NUMBER_KEYS,
     SECRET_KEYS,
     STRING_KEYS,
@@ -30,6 +34,8 @@ from polyteam.providers.kinds import BUILTIN, spec_for
 from polyteam.providers.spark_spec import domains_for
 
 ENV = "environment"
+#: too generic a name to read from the environment (CI systems set TIMEOUT=30m)
+FILE_ONLY_KEYS = frozenset({"TIMEOUT"})
 
 
 @dataclass
@@ -41,6 +47,10 @@ class Values:
     max_budget: float | None = None
     code_review_k: int = 1
     prices: dict[str, Price] = field(default_factory=dict)
+    #: TIMEOUT (MetaGPT's key): seconds per attempt for every endpoint without its own `timeout`
+    timeout: float | None = None
+    #: recognised keys polyteam does not use (MetaGPT's), one line each
+    warnings: list[ConfigIssue] = field(default_factory=list)
 
     def get(self, key: str) -> str | None:
         return self.strings.get(key)
@@ -58,13 +68,16 @@ def read_values(config: Any, label: str, environ: Mapping[str, str]) -> tuple[Va
         issues.append(ConfigIssue(label, "", "is not a mapping of KEY: value lines", "see docs/design.md §2"))
     elif isinstance(config, dict):
         for key, value in config.items():
-            if not isinstance(key, str):
-                continue
+            if not isinstance(key, str) or key in CONFIG2_SECTIONS:
+                continue  # llm:/models:/roles: are MetaGPT 0.7+ sections (config/metagpt.py)
             canonical = key.strip().upper()
-            known = canonical in STRING_KEYS or canonical in NUMBER_KEYS or canonical == "PRICES"
-            if known and (canonical not in raw or is_unset(raw[canonical][0])):
+            if canonical not in KNOWN_KEYS:
+                _unknown_key(key, canonical, label, values, issues)
+            elif canonical not in raw or is_unset(raw[canonical][0]):
                 raw[canonical] = (value, label)
     for key in (*STRING_KEYS, *NUMBER_KEYS):
+        if key in FILE_ONLY_KEYS:
+            continue
         for spelling in KEY_SPELLINGS.get(key, (key,)):
             env_value = environ.get(spelling)
             if not is_unset(env_value):
@@ -83,12 +96,25 @@ def read_values(config: Any, label: str, environ: Mapping[str, str]) -> tuple[Va
             values.strings[key] = value.strip()
             values.source[key] = source
     _merge_base_spellings(values, issues)
+    values.timeout = _number(raw.get("TIMEOUT"), "TIMEOUT", issues, positive=True, unit="seconds")
     values.max_budget = _number(raw.get("MAX_BUDGET"), "MAX_BUDGET", issues, positive=True)
     k = _number(raw.get("CODE_REVIEW_K"), "CODE_REVIEW_K", issues, whole=True)
     values.code_review_k = 1 if k is None else int(k)
     if "PRICES" in raw:
         values.prices = _prices(*raw["PRICES"], issues)
     return values, issues
+
+
+def _unknown_key(key: str, canonical: str, label: str, values: Values, issues: list[ConfigIssue]) -> None:
+    """MetaGPT's keys polyteam does not use are a warning; anything else is an error with the closest key."""
+    if canonical in FLAT_IGNORED:
+        values.warnings.append(
+            ConfigIssue(label, key, "is a MetaGPT setting polyteam does not use", "ignored")
+        )
+        return
+    close = difflib.get_close_matches(canonical, [*KNOWN_KEYS, *FLAT_IGNORED], n=1, cutoff=0.6)
+    fix = f"did you mean {display(close[0])}?" if close else "remove it; docs/design.md §2 lists the keys"
+    issues.append(ConfigIssue(label, key, "unknown key", fix))
 
 
 def _merge_base_spellings(values: Values, issues: list[ConfigIssue]) -> None:
@@ -122,11 +148,12 @@ def _number(
     *,
     positive: bool = False,
     whole: bool = False,
+    unit: str = "USD",
 ) -> float | None:
     if item is None or is_unset(item[0]):
         return None
     value, source = item
-    expected = "a whole number >= 0" if whole else "a number of USD > 0"
+    expected = "a whole number >= 0" if whole else f"a number of {unit} > 0"
     number: float | None = None
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         number = float(value)

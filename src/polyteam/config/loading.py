@@ -1,7 +1,10 @@
-"""Finding the configuration folder and reading its two YAML files into plain data.
+"""Finding the configuration folder and reading its files into plain data.
 
-Owns the lookup order (`--config-dir`, else ./config/, else ~/.polyteam/), YAML parsing with
-line:column errors and duplicate-key detection. It judges nothing else: `validate.py` does.
+Owns the lookup order (`--config-dir`, `POLYTEAM_CONFIG_DIR`, ./config/, `$XDG_CONFIG_HOME/polyteam/`,
+~/.polyteam/, and ~/.metagpt/ when it holds a config2.yaml), the files read there (config.yaml,
+multi_llm_config.yaml, MetaGPT's config2.yaml, a `.env`), YAML parsing (libyaml's loader when installed)
+with line:column errors, duplicate-key detection, a size cap and a depth cap. It judges nothing else:
+`validate.py` does.
 """
 
 from __future__ import annotations
@@ -13,8 +16,13 @@ from typing import Any
 
 import yaml
 
-from polyteam.config.schema import CONFIG_FILE, MULTI_FILE
+from polyteam.config.dotenv import DOTENV_FILE, read_dotenv
+from polyteam.config.schema import CONFIG2_FILE, CONFIG_FILE, MULTI_FILE
 from polyteam.errors import ConfigIssue
+
+#: no configuration file is this large; a bigger one is refused before parsing (issue 13)
+MAX_CONFIG_BYTES = 4 * 1024 * 1024
+_BASE_LOADER: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml is ~10x faster
 
 
 @dataclass(frozen=True)
@@ -30,24 +38,42 @@ class ConfigFiles:
     issues: list[ConfigIssue] = field(default_factory=list)
     config_ok: bool = True  # False when config.yaml exists but could not be read
     multi_ok: bool = True
+    #: MetaGPT 0.7+'s config2.yaml in the same folder (None when absent)
+    config2: Any = None
+    config2_label: str = CONFIG2_FILE
+    #: KEY=VALUE lines of the folder's .env (the real environment wins over them)
+    dotenv: dict[str, str] = field(default_factory=dict)
+    #: one-line notices (the folder used was ~/.metagpt/)
+    notices: list[ConfigIssue] = field(default_factory=list)
 
 
 def find_config_dir(
-    config_dir: Path | None = None, *, cwd: Path | None = None, home: Path | None = None
+    config_dir: Path | None = None,
+    *,
+    cwd: Path | None = None,
+    home: Path | None = None,
+    environ: Mapping[str, str] | None = None,
 ) -> Path | None:
-    """The folder to read: `config_dir` if given, else ./config/, else ~/.polyteam/, else None."""
+    """The folder to read: `config_dir` if given, else `POLYTEAM_CONFIG_DIR`, ./config/,
+    `$XDG_CONFIG_HOME/polyteam/` (default ~/.config/polyteam/), ~/.polyteam/, and last ~/.metagpt/
+    if it holds a config2.yaml; else None."""
     if config_dir is not None:
         return config_dir
-    local = (cwd or Path.cwd()) / "config"
-    if local.is_dir():
-        return local
-    user = (home or Path.home()) / ".polyteam"
-    if user.is_dir():
-        return user
+    env = environ or {}
+    if env.get("POLYTEAM_CONFIG_DIR", "").strip():
+        return Path(env["POLYTEAM_CONFIG_DIR"].strip()).expanduser()
+    home = home or Path.home()
+    xdg = Path(env["XDG_CONFIG_HOME"]) if env.get("XDG_CONFIG_HOME", "").strip() else home / ".config"
+    for folder in ((cwd or Path.cwd()) / "config", xdg / "polyteam", home / ".polyteam"):
+        if folder.is_dir():
+            return folder
+    metagpt = home / ".metagpt"
+    if (metagpt / CONFIG2_FILE).is_file():
+        return metagpt
     return None
 
 
-class _Loader(yaml.SafeLoader):
+class _Loader(_BASE_LOADER):  # type: ignore[misc, valid-type]
     """A safe loader that records keys appearing twice in one mapping (PyYAML keeps the last silently)."""
 
     def __init__(self, stream: str) -> None:
@@ -88,6 +114,11 @@ def parse_yaml(text: str, label: str) -> tuple[Any, list[ConfigIssue], bool]:
         return None, [ConfigIssue(label, "", f"YAML does not parse at {where}: {problem}", fix)], False
     except yaml.YAMLError as exc:  # any other error without a mark
         return None, [ConfigIssue(label, "", f"YAML does not parse ({type(exc).__name__})", "")], False
+    except RecursionError:  # the pure-Python loader on deeply nested data (libyaml caps it at 1000)
+        issue = ConfigIssue(
+            label, "", "YAML is nested too deeply", "no configuration nests more than a few levels"
+        )
+        return None, [issue], False
     finally:
         if loader is not None:
             loader.dispose()
@@ -102,6 +133,9 @@ def _read(path: Path, label: str) -> tuple[Any, list[ConfigIssue], bool]:
     if not path.exists():
         return None, [], True
     try:
+        if path.stat().st_size > MAX_CONFIG_BYTES:
+            fix = f"a configuration file is at most {MAX_CONFIG_BYTES // (1024 * 1024)} MB"
+            return None, [ConfigIssue(label, "", "is too large to be a configuration file", fix)], False
         raw = path.read_bytes()
     except OSError as exc:
         return (
@@ -119,27 +153,38 @@ def _read(path: Path, label: str) -> tuple[Any, list[ConfigIssue], bool]:
 def read_config_files(
     config_dir: Path | None = None, environ: Mapping[str, str] | None = None
 ) -> ConfigFiles:
-    """Find the folder and read both files; never raises on bad content (problems become issues)."""
+    """Find the folder and read its files; never raises on bad content (problems become issues)."""
     home = Path(environ["HOME"]) if environ and environ.get("HOME") else None
-    folder = find_config_dir(config_dir, home=home)
+    folder = find_config_dir(config_dir, home=home, environ=environ)
     if folder is None:
         return ConfigFiles(config_dir=None)
-    if config_dir is not None and not folder.is_dir():
-        issue = ConfigIssue(
-            str(folder), "--config-dir", "is not a folder", "pass the folder holding config.yaml"
-        )
+    if not folder.is_dir():
+        key = "--config-dir" if config_dir is not None else "POLYTEAM_CONFIG_DIR"
+        issue = ConfigIssue(str(folder), key, "is not a folder", "pass the folder holding config.yaml")
         return ConfigFiles(config_dir=folder, issues=[issue])
-    config_label = str(folder / CONFIG_FILE)
-    multi_label = str(folder / MULTI_FILE)
-    config, config_issues, config_ok = _read(folder / CONFIG_FILE, config_label)
-    multi, multi_issues, multi_ok = _read(folder / MULTI_FILE, multi_label)
+    labels = {name: str(folder / name) for name in (CONFIG_FILE, MULTI_FILE, CONFIG2_FILE)}
+    config, config_issues, config_ok = _read(folder / CONFIG_FILE, labels[CONFIG_FILE])
+    multi, multi_issues, multi_ok = _read(folder / MULTI_FILE, labels[MULTI_FILE])
+    config2, config2_issues, _ok = _read(folder / CONFIG2_FILE, labels[CONFIG2_FILE])
+    dotenv, dotenv_issues = read_dotenv(folder / DOTENV_FILE)
+    notices = []
+    if config_dir is None and folder.name == ".metagpt":
+        notices.append(
+            ConfigIssue(
+                labels[CONFIG2_FILE], "", "read MetaGPT's configuration (no polyteam configuration found)", ""
+            )
+        )
     return ConfigFiles(
         config_dir=folder,
         config=config,
         multi=multi,
-        config_label=config_label,
-        multi_label=multi_label,
-        issues=[*config_issues, *multi_issues],
+        config_label=labels[CONFIG_FILE],
+        multi_label=labels[MULTI_FILE],
+        issues=[*config_issues, *multi_issues, *config2_issues, *dotenv_issues],
         config_ok=config_ok,
         multi_ok=multi_ok,
+        config2=config2,
+        config2_label=labels[CONFIG2_FILE],
+        dotenv=dotenv,
+        notices=notices,
     )

@@ -19,6 +19,7 @@ from polyteam.providers.spark_spec import SPARK_DOMAINS
 
 CONFIG_FILE = "config.yaml"
 MULTI_FILE = "multi_llm_config.yaml"
+CONFIG2_FILE = "config2.yaml"  # MetaGPT 0.7+
 
 #: the built-in providers, in the default order; every table below is read off their specs
 _BUILTIN = BUILTIN
@@ -28,7 +29,9 @@ SECRET_KEYS: frozenset[str] = frozenset(k for s in _BUILTIN for k in s.secret_ke
 
 #: every string key polyteam reads from config.yaml (canonical spelling); each is also an env variable
 STRING_KEYS: tuple[str, ...] = tuple(dict.fromkeys(k for s in _BUILTIN for k in s.all_keys()))
-NUMBER_KEYS: tuple[str, ...] = ("MAX_BUDGET", "CODE_REVIEW_K")
+NUMBER_KEYS: tuple[str, ...] = ("MAX_BUDGET", "CODE_REVIEW_K", "TIMEOUT")
+#: every config.yaml key polyteam reads (upper case; the file may write them in any case)
+KNOWN_KEYS: frozenset[str] = frozenset((*STRING_KEYS, *NUMBER_KEYS, "PRICES"))
 
 #: how a key is written in messages (the seed spells the Anthropic key this way)
 DISPLAY_NAME: dict[str, str] = {s.key: s.key_spellings[0] for s in _BUILTIN if s.key and s.key_spellings}

@@ -15,8 +15,10 @@ from typing import Any
 
 from polyteam.config.credentials import ProviderState, Values, provider_states, read_values
 from polyteam.config.envrefs import expand
+from polyteam.config.lenient import adopt_unindented
 from polyteam.config.loading import ConfigFiles
 from polyteam.config.local import LocalSupport, local_base_url, probe_local
+from polyteam.config.metagpt import merge_config2
 from polyteam.config.model_list import EntryResult, build_model_list
 from polyteam.config.schema import (
     BUNDLED_INSTALL_HINT,
@@ -47,6 +49,8 @@ class Resolution:
     router: Router | None = None  # set only when there is no issue
     inherit_role_llm: bool = True
     secrets: list[str] = field(default_factory=list)
+    #: recognised settings polyteam does not use, forms read leniently, the folder used: one line each
+    warnings: list[ConfigIssue] = field(default_factory=list)
 
 
 def validate(
@@ -64,14 +68,18 @@ def resolve(
     probe: Callable[[], LocalSupport] = probe_local,
 ) -> Resolution:
     """Validate and, when there is no issue, build the Router."""
-    env = os.environ if environ is None else environ
-    issues = list(files.issues)
+    env = {**files.dotenv, **(os.environ if environ is None else environ)}  # .env never overrides
+    files, metagpt = merge_config2(files)
+    issues = list(files.issues) + metagpt.issues
+    warnings = [*files.notices, *metagpt.warnings]
     config, config_refs = expand(files.config, env, files.config_label)
     multi_data, multi_refs = expand(files.multi, env, files.multi_label)
+    multi_data, pasted = adopt_unindented(multi_data, files.multi_label)
     issues += config_refs.issues + multi_refs.issues
     files = replace(files, config=config, multi=multi_data)
     values, value_issues = read_values(files.config, files.config_label, env)
     issues += value_issues
+    warnings += values.warnings + pasted
     states = provider_states(values, files.config_label)
     multi = _Multi(files.multi_label, values, issues)
     if files.multi is not None and not isinstance(files.multi, dict):
@@ -103,13 +111,17 @@ def resolve(
                     )
                 )
     default, bundled = multi.default_endpoint(states, probe)
-    if default is None and multi.default_llm is None and credentials_known:
+    if default is None and multi.default_llm is None and credentials_known and not metagpt.issues:
         issues.append(_no_default_issue(files, states, probe))
     issues = [_one_line(i) for i in issues]
     resolution = Resolution(issues, values, inherit_role_llm=multi.inherit, secrets=secrets)
+    resolution.warnings = [_one_line(w) for w in warnings]
     if not issues and default is not None:
         endpoints = {n: s.endpoint for n, s in states.items() if s.complete and s.endpoint is not None}
         endpoints.update({n: e.endpoint for n, e in multi.model_list.items() if e.endpoint is not None})
+        if values.timeout is not None:  # TIMEOUT: every endpoint without its own timeout
+            endpoints = {n: _with_timeout(e, values.timeout) for n, e in endpoints.items()}
+            default = _with_timeout(default, values.timeout)
         resolution.router = Router(
             default=default,
             endpoints=endpoints,
@@ -119,6 +131,10 @@ def resolve(
             default_is_bundled=bundled,
         )
     return resolution
+
+
+def _with_timeout(endpoint: Endpoint, timeout: float) -> Endpoint:
+    return endpoint if endpoint.timeout is not None else replace(endpoint, timeout=timeout)
 
 
 def _printable(text: str, limit: int) -> str:
