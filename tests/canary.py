@@ -46,7 +46,9 @@ CANARIES: dict[str, str] = {
 }
 
 #: file names that legitimately hold the canaries: the configs tests write as input
-ALLOWED_FILE_NAMES = frozenset({"config.yaml", "config.yml", "multi_llm_config.yaml", "key.yaml"})
+ALLOWED_FILE_NAMES = frozenset(
+    {"config.yaml", "config.yml", "multi_llm_config.yaml", "key.yaml", "config2.yaml", ".env"}
+)
 
 
 def find_canaries(data: str | bytes) -> list[str]:

@@ -73,6 +73,7 @@ from polyteam.providers.base import (
     Provider,
     estimate_prompt_tokens,
 )
+from polyteam.providers.kinds import STREAM_IDLE_S, default_deadline
 
 SleepFn = Callable[[float], Awaitable[Any]]
 AttemptObserver = Callable[["AttemptRecord"], None]
@@ -429,49 +430,52 @@ class ConcurrencyLimitedProvider(WrapperProvider):
 
 
 class TimeoutProvider(WrapperProvider):
-    """Bounds one attempt by `endpoint.timeout`, else `options.timeout`; expiry is a TransportError."""
+    """Bounds one attempt: a total deadline (`endpoint.timeout`, else `options.timeout`, else the kind's
+    default) and, for streams, an idle one once the reply has started (no item for min(total / 2, 60) s);
+    expiry is a retryable TransportError."""
 
-    def _limit(self, options: CallOptions) -> float | None:
-        return self.endpoint.timeout or options.timeout
+    def _limits(self, options: CallOptions) -> tuple[float, float]:
+        total = self.endpoint.timeout or options.timeout or default_deadline(self.endpoint.kind)
+        return total, min(total / 2, STREAM_IDLE_S)
 
-    def _timed_out(self, limit: float) -> TransportError:
+    def _timed_out(self, what: str) -> TransportError:
         endpoint = self.endpoint
-        return TransportError(
-            f"no reply within {limit:g} s",
-            llm=endpoint.llm,
-            provider=endpoint.kind,
-            base_url=endpoint.base_url,
-        )
+        return TransportError(what, llm=endpoint.llm, provider=endpoint.kind, base_url=endpoint.base_url)
 
     async def complete(self, messages: list[Message], options: CallOptions) -> Completion:
-        limit = self._limit(options)
-        if not limit:
-            return await self.inner.complete(messages, options)
+        total, _idle = self._limits(options)
         try:
-            async with asyncio.timeout(limit) as scope:
+            async with asyncio.timeout(total) as scope:
                 return await self.inner.complete(messages, options)
         except TimeoutError as exc:
             if scope.expired():
-                raise self._timed_out(limit) from exc
+                raise self._timed_out(f"no reply within {total:g} s") from exc
             raise
 
     async def stream(
         self, messages: list[Message], options: CallOptions
     ) -> AsyncIterator[Delta | Completion]:
-        limit = self._limit(options)
-        deadline = asyncio.get_running_loop().time() + limit if limit else None
+        total, idle = self._limits(options)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + total
+        started = False
         async with contextlib.aclosing(self.inner.stream(messages, options)) as items:
             while True:
-                # the deadline covers time inside the provider, not the consumer's handling of deltas
+                # the deadlines cover time inside the provider, not the consumer's handling of deltas;
+                # before the first item only the total one (a reasoning model may think a long while)
+                wait_until = min(deadline, loop.time() + idle) if started else deadline
                 try:
-                    async with asyncio.timeout_at(deadline) as scope:
+                    async with asyncio.timeout_at(wait_until) as scope:
                         item = await anext(items)
                 except StopAsyncIteration:
                     return
                 except TimeoutError as exc:
-                    if limit and scope.expired():
-                        raise self._timed_out(limit) from exc
-                    raise
+                    if not scope.expired():
+                        raise
+                    if wait_until >= deadline:
+                        raise self._timed_out(f"reply not finished within {total:g} s") from exc
+                    raise self._timed_out(f"stream idle for {idle:g} s") from exc
+                started = True
                 yield item
 
 

@@ -171,3 +171,17 @@ def test_a_huge_or_deeply_nested_config_is_one_line(tmp_path: Path) -> None:
     (tmp_path / "config.yaml").write_bytes(b"# " + b"x" * (5 * 1024 * 1024))
     [line] = issues(tmp_path)
     assert "is too large to be a configuration file" in line
+
+
+def test_an_unsupported_proxy_scheme_is_reported_before_any_call(tmp_path: Path) -> None:
+    (tmp_path / "config.yaml").write_text(OPENAI + 'OPENAI_PROXY: "ftp://127.0.0.1:3128"\n')
+    (tmp_path / "multi_llm_config.yaml").write_text(
+        "MODEL_LIST:\n  x:\n    base_url: http://127.0.0.1:1/v1\n    proxy: gopher://h:1\n"
+    )
+    lines = issues(tmp_path)
+    assert len(lines) == 2
+    proxy_fix = "(http or https); use http://HOST:PORT (socks5:// needs: pip install socksio)"
+    assert any(
+        line.endswith(f"OPENAI_PROXY: is not a proxy URL polyteam can use {proxy_fix}") for line in lines
+    )
+    assert any("MODEL_LIST.x.proxy: is not a proxy URL" in line for line in lines)

@@ -39,13 +39,15 @@ documents = st.dictionaries(keys, values, max_size=10)
 PROBES = [LocalSupport(None, False), LocalSupport(None, True)]
 
 
-def _check(config_text: str, multi_text: str, probe_index: int) -> None:
+def _check(config_text: str, multi_text: str, probe_index: int, config2_text: str | None = None) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         (folder / "config.yaml").write_text(config_text, encoding="utf-8")
         (folder / "multi_llm_config.yaml").write_text(multi_text, encoding="utf-8")
+        if config2_text is not None:
+            (folder / "config2.yaml").write_text(config2_text, encoding="utf-8")
         try:
-            loaded = load_settings(folder, {}, probe=lambda: PROBES[probe_index])
+            loaded = load_settings(folder, {}, probe=lambda: PROBES[probe_index], on_warning=None)
         except ConfigError as exc:
             assert exc.issues
             for issue in exc.issues:
@@ -93,3 +95,37 @@ structured = st.fixed_dictionaries(
 @given(config=documents, multi=structured, probe_index=st.integers(0, 1))
 def test_any_model_list_gives_routes_or_a_config_error(config: dict, multi: dict, probe_index: int) -> None:
     _check(yaml.safe_dump(config, allow_unicode=True), yaml.safe_dump(multi, allow_unicode=True), probe_index)
+
+
+llm_config = st.dictionaries(
+    st.sampled_from(
+        ["api_type", "base_url", "api_key", "model", "proxy", "timeout", "max_token", "api_version"]
+    ),
+    st.sampled_from(["openai", "azure", "anthropic", "zhipuai", "ollama", "deepseek", "qianfan", "spark"])
+    | values,
+    max_size=6,
+)
+config2 = st.fixed_dictionaries(
+    {},
+    optional={
+        "llm": llm_config | values,
+        "models": st.dictionaries(st.sampled_from(["a", "b", "gpt-4o"]), llm_config | values, max_size=3),
+        "roles": st.lists(
+            st.fixed_dictionaries(
+                {"role": st.sampled_from([*ROLES, "Nobody"]) | values, "llm": llm_config | values}
+            ),
+            max_size=3,
+        )
+        | values,
+        "repair_llm_output": values,
+    },
+)
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(config=documents, multi=documents, second=config2)
+def test_any_config2_gives_routes_or_a_config_error(config: dict, multi: dict, second: dict) -> None:
+    dump = yaml.safe_dump
+    _check(
+        dump(config, allow_unicode=True), dump(multi, allow_unicode=True), 0, dump(second, allow_unicode=True)
+    )

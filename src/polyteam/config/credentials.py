@@ -9,6 +9,7 @@ their whole MetaGPT config.yaml. No message here ever contains a value.
 from __future__ import annotations
 
 import difflib
+import importlib.util
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -286,6 +287,12 @@ def _url_issues(name: str, values: Values, issues: list[ConfigIssue]) -> None:
         issues.append(
             ConfigIssue(values.source[key], key, f"is not a {' or '.join(schemes)} URL", f"e.g. {example}")
         )
+    if "OPENAI_PROXY" in spec.extra_keys:
+        issue = proxy_issue(
+            values.get("OPENAI_PROXY"), values.source.get("OPENAI_PROXY", ENV), "OPENAI_PROXY"
+        )
+        if issue is not None:
+            issues.append(issue)
     if name == "zhipu":
         key_value = values.get("ZHIPUAI_API_KEY")
         if key_value and not is_zhipu_key(key_value):
@@ -304,6 +311,19 @@ def _url_issues(name: str, values: Values, issues: list[ConfigIssue]) -> None:
         _domain, issue = spark_domain_issue(base_for("spark", values), values.get("DOMAIN"), label, "DOMAIN")
         if issue is not None and (values.get("DOMAIN") or values.get("SPARK_URL")):
             issues.append(issue)
+
+
+def proxy_issue(value: str | None, label: str, key: str) -> ConfigIssue | None:
+    """An issue when `value` is not a proxy URL the HTTP client can use (socks needs the socksio package)."""
+    if not value:
+        return None
+    schemes = (
+        ("http", "https", "socks5", "socks5h") if importlib.util.find_spec("socksio") else ("http", "https")
+    )
+    if is_url(value, schemes):
+        return None
+    fix = "use http://HOST:PORT" + ("" if "socks5" in schemes else " (socks5:// needs: pip install socksio)")
+    return ConfigIssue(label, key, f"is not a proxy URL polyteam can use ({' or '.join(schemes)})", fix)
 
 
 def is_zhipu_key(value: str) -> bool:

@@ -21,6 +21,7 @@ from polyteam.config.credentials import (
     base_for,
     is_url,
     is_zhipu_key,
+    proxy_issue,
     spark_domain_issue,
     strip_base,
 )
@@ -132,6 +133,10 @@ def _entry(ctx: _Ctx, name: str, data: Any) -> EntryResult:
         close = difflib.get_close_matches(str(entry.api_type).lower(), _KINDS, n=1)
         hint = f"did you mean {close[0]}?" if close else f"use one of {', '.join(_KINDS)}"
         ctx.issue(f"{where}.api_type", "unknown api_type", hint)
+        return EntryResult(name, None, (), secrets)
+    bad_proxy = proxy_issue(entry.proxy, ctx.label, f"{where}.proxy")
+    if bad_proxy is not None:
+        ctx.issues.append(bad_proxy)
         return EntryResult(name, None, (), secrets)
     fallback = tuple([entry.fallback] if isinstance(entry.fallback, str) else entry.fallback or ())
     common: dict[str, Any] = {

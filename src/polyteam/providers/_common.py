@@ -134,22 +134,51 @@ def map_sdk_error(
     return make_error(ServerError, endpoint, f"{type(exc).__name__}: {exc}")
 
 
+#: a generous bound on characters per output token: real tokenizers average 3-4 for English text, so a
+#: reply longer than max_tokens x this was not produced under that cap (issue 13: a 5 MB reply to 3000)
+CHARS_PER_TOKEN_BOUND = 16
+TRUNCATION_MARK = "\n[polyteam: reply truncated: far longer than max_tokens allows]"
+
+
 def completion_with_usage(
     endpoint: Endpoint,
     messages: list[Message],
     text: str,
-    input_tokens: int | None,
-    output_tokens: int | None,
+    input_tokens: object,
+    output_tokens: object,
     *,
     model: str | None,
     finish_reason: str | None,
+    max_tokens: int | None = None,
 ) -> Completion:
-    """The reply as a `Completion`: the usage the server reported, estimated where it sent none."""
+    """The reply as a `Completion`: the usage the server reported, estimated where it sent none, and the
+    text bounded by `max_tokens` (cut and marked when far over it).
+
+    Raises:
+        ServerError: a usage field that is not a whole number >= 0 (retried, then fallback).
+    """
+    reported_in = _usage_field(endpoint, "input", input_tokens)
+    reported_out = _usage_field(endpoint, "output", output_tokens)
+    truncated = False
+    if max_tokens and len(text) > max_tokens * CHARS_PER_TOKEN_BOUND:
+        text = text[: max_tokens * CHARS_PER_TOKEN_BOUND] + TRUNCATION_MARK
+        truncated = True
     return Completion(
         text=text,
-        input_tokens=estimate_prompt_tokens(messages) if input_tokens is None else int(input_tokens),
-        output_tokens=estimate_tokens(text) if output_tokens is None else int(output_tokens),
+        input_tokens=estimate_prompt_tokens(messages) if reported_in is None else reported_in,
+        output_tokens=estimate_tokens(text) if reported_out is None else reported_out,
         model=model or endpoint.model,
-        finish_reason=finish_reason,
-        estimated=input_tokens is None or output_tokens is None,
+        finish_reason="length" if truncated else finish_reason,
+        estimated=reported_in is None or reported_out is None,
+        truncated=truncated,
     )
+
+
+def _usage_field(endpoint: Endpoint, which: str, value: object) -> int | None:
+    """A reported token count, validated: None when absent; an int >= 0; anything else is an error."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        shown = type(value).__name__ if not isinstance(value, int) or isinstance(value, bool) else "negative"
+        raise make_error(ServerError, endpoint, f"malformed usage from the server: {which} tokens is {shown}")
+    return value

@@ -44,6 +44,7 @@ EDGE_ERRORS: tuple[type[BaseException], ...] = (
     anthropic.AnthropicError,
     httpx2.HTTPError,
     json.JSONDecodeError,
+    UnicodeDecodeError,
 )
 
 #: error.type of the body (§2b table) -> class; checked before the HTTP status
@@ -140,6 +141,7 @@ class AnthropicProvider:
             getattr(usage, "output_tokens", None),
             model=getattr(reply, "model", None),
             finish_reason=getattr(reply, "stop_reason", None),
+            max_tokens=options.max_tokens,
         )
         return self._unless_refused(completion)
 
@@ -185,6 +187,7 @@ class AnthropicProvider:
             output_tokens,
             model=model,
             finish_reason=stop_reason,
+            max_tokens=options.max_tokens,
         )
         yield self._unless_refused(completion)
 
@@ -204,7 +207,7 @@ class AnthropicProvider:
             self.endpoint,
             timeouts=(anthropic.APITimeoutError, httpx2.TimeoutException),
             connection_errors=(anthropic.APIConnectionError, httpx2.HTTPError),
-            malformed=(json.JSONDecodeError, anthropic.APIResponseValidationError),
+            malformed=(json.JSONDecodeError, UnicodeDecodeError, anthropic.APIResponseValidationError),
             api_error=anthropic.APIStatusError,
             classify=self._classify,
         )

@@ -101,6 +101,8 @@ class Completion:
     finish_reason: str | None = None
     #: True when the provider reported no usage and the counts were estimated
     estimated: bool = False
+    #: True when the reply was far over max_tokens and was cut (its text ends with a marker)
+    truncated: bool = False
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,16 @@ BY_NAME: dict[str, ProviderSpec] = {s.name: s for s in SPECS}
 BUILTIN: tuple[ProviderSpec, ...] = tuple(s for s in SPECS if s.builtin)
 
 
+#: a stream that sends nothing for this long is dead (issue 13: a drip or a silent server)
+STREAM_IDLE_S = 60.0
+
+
+def default_deadline(kind: str) -> float:
+    """Seconds one attempt of `kind` may take when neither the entry nor TIMEOUT says."""
+    spec = BY_NAME.get(kind)
+    return spec.deadline_s if spec is not None else 300.0
+
+
 def fold(name: str) -> str:
     return re.sub(r"[\s_-]+", "_", name.strip().lower())
 

@@ -13,6 +13,7 @@ LOCAL = ProviderSpec(
     schemes=("local",),
     token_param="max_tokens",
     hosted=False,
+    deadline_s=1800.0,  # a CPU-bound GGUF: minutes for a long file are normal
     builtin=False,  # only as a MODEL_LIST api_type (or the no-key default)
 )
 

@@ -43,7 +43,12 @@ from polyteam.providers.kinds import BY_NAME, spec_for
 from polyteam.providers.openai_spec import is_reasoning_model
 
 #: what `_map_error` understands; anything else is a bug and keeps its traceback
-EDGE_ERRORS: tuple[type[BaseException], ...] = (openai.OpenAIError, httpx2.HTTPError, json.JSONDecodeError)
+EDGE_ERRORS: tuple[type[BaseException], ...] = (
+    openai.OpenAIError,
+    httpx2.HTTPError,
+    json.JSONDecodeError,
+    UnicodeDecodeError,  # a reply that is not UTF-8 (issue 13): a ServerError, so retry and fallback apply
+)
 
 _QUOTA_CODES = {"insufficient_quota", "billing_hard_limit_reached"}
 _CONTEXT_CODES = {"context_length_exceeded", "string_above_max_length", "exceed_context_size_error"}
@@ -143,6 +148,7 @@ class OpenAIProvider:
             usage,
             model=getattr(reply, "model", None),
             finish_reason=choice.finish_reason,
+            max_tokens=options.max_tokens,
         )
 
     async def stream(
@@ -171,7 +177,14 @@ class OpenAIProvider:
         if finish_reason is None:
             # every compatible server ends with a finish_reason; without one the stream was cut
             raise make_error(TransportError, self.endpoint, "stream ended before the reply finished")
-        yield self._completion(messages, "".join(parts), usage, model=model, finish_reason=finish_reason)
+        yield self._completion(
+            messages,
+            "".join(parts),
+            usage,
+            model=model,
+            finish_reason=finish_reason,
+            max_tokens=options.max_tokens,
+        )
 
     async def aclose(self) -> None:
         await self._client.close()
@@ -182,12 +195,26 @@ class OpenAIProvider:
     # -- helpers ----------------------------------------------------------------------------------
 
     def _completion(
-        self, messages: list[Message], text: str, usage: Any, *, model: str | None, finish_reason: str | None
+        self,
+        messages: list[Message],
+        text: str,
+        usage: Any,
+        *,
+        model: str | None,
+        finish_reason: str | None,
+        max_tokens: int,
     ) -> Completion:
         prompt = getattr(usage, "prompt_tokens", None) if usage is not None else None
         output = getattr(usage, "completion_tokens", None) if usage is not None else None
         return completion_with_usage(
-            self.endpoint, messages, text, prompt, output, model=model, finish_reason=finish_reason
+            self.endpoint,
+            messages,
+            text,
+            prompt,
+            output,
+            model=model,
+            finish_reason=finish_reason,
+            max_tokens=max_tokens,
         )
 
     def _map_error(self, exc: BaseException) -> ProviderError:
@@ -197,7 +224,7 @@ class OpenAIProvider:
             self.endpoint,
             timeouts=(openai.APITimeoutError, httpx2.TimeoutException),
             connection_errors=(openai.APIConnectionError, httpx2.HTTPError),
-            malformed=(json.JSONDecodeError, openai.APIResponseValidationError),
+            malformed=(json.JSONDecodeError, UnicodeDecodeError, openai.APIResponseValidationError),
             api_error=openai.APIError,
             classify=self._map_api_error,
         )

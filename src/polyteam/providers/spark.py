@@ -72,6 +72,7 @@ EDGE_ERRORS: tuple[type[BaseException], ...] = (
     OSError,
     TimeoutError,
     json.JSONDecodeError,
+    UnicodeDecodeError,
     SparkFrameError,
     SparkStreamEnded,
 )
@@ -161,6 +162,7 @@ class SparkProvider:
             usage.get("completion_tokens"),
             model=self.domain,
             finish_reason="stop",
+            max_tokens=options.max_tokens,
         )
 
     async def aclose(self) -> None:
@@ -194,7 +196,7 @@ class SparkProvider:
                 status=status,
                 retry_after_s=retry_after(dict(response.headers.raw_items())),
             )
-        if isinstance(exc, json.JSONDecodeError):
+        if isinstance(exc, json.JSONDecodeError | UnicodeDecodeError):
             return make_error(ServerError, endpoint, "malformed frame from the server")
         if isinstance(exc, SparkStreamEnded | websockets.exceptions.ConnectionClosed):
             return make_error(TransportError, endpoint, "the socket closed before the last frame")

@@ -46,6 +46,8 @@ class ProviderSpec:
     token_param: TokenParam = "max_tokens"
     #: billed by the provider: True/False, or None when the base's host decides (OpenAI-compatible servers)
     hosted: bool | None = True
+    #: default per-attempt deadline in seconds (total; streams also stop after STREAM_IDLE_S of silence)
+    deadline_s: float = 300.0
     #: a built-in provider configured from config.yaml (False: only as a MODEL_LIST api_type)
     builtin: bool = True
 
