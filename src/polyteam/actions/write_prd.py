@@ -15,9 +15,11 @@ from polyteam.actions.base import Action, ActionInput, OutputModel, StrList, Tex
 from polyteam.actions.gates import bounded_schema
 from polyteam.providers.base import Message
 
-#: what a project name must look like (the JSON schema says so too): short snake_case
-PROJECT_NAME_PATTERN = r"^[a-z][a-z0-9_]{1,39}$"
-_PROJECT_NAME = re.compile(PROJECT_NAME_PATTERN)
+#: what a project name must look like: short snake_case (the gate)
+_PROJECT_NAME = re.compile(r"^[a-z][a-z0-9_]{1,39}$")
+#: what the JSON schema asks, stricter: no digits, at most 30 characters (a recorded SmolLM2 reply under
+#: a looser pattern: "myapp1234567890123pythonwebdevsxzljfvhkq")
+PROJECT_NAME_PATTERN = r"^[a-z][a-z_]{1,29}$"
 
 SYSTEM = (
     "You are ProductManager running WritePRD. You turn a one-line requirement into a short, "
@@ -205,7 +207,7 @@ class PRDInput(ActionInput):
 
 def project_name_from(text: str) -> str:
     """A snake_case project name from words (`Snake Game!` -> snake_game), "" when none fits."""
-    words = re.findall(r"[a-z][a-z0-9]*", text.lower())
+    words = re.findall(r"[a-z][a-z0-9]*", re.sub(r"\d{4,}", " ", text.lower()))
     name = "_".join(words[:4])[:40].strip("_")
     return name if _PROJECT_NAME.match(name) and not re.search(r"\d{4,}", name) else ""
 
@@ -230,7 +232,7 @@ class WritePRD(Action):
 
     def build_json_schema(self) -> dict[str, Any]:
         schema = bounded_schema(super().build_json_schema(), max_chars=300, max_items=6)
-        schema["properties"]["project_name"].update(pattern=PROJECT_NAME_PATTERN, maxLength=40)
+        schema["properties"]["project_name"].update(pattern=PROJECT_NAME_PATTERN, maxLength=30)
         return schema
 
     def complete_data(self, data: dict[str, Any], inputs: PRDInput, fixes: list[str]) -> dict[str, Any]:
