@@ -107,14 +107,14 @@ def _config(folder: Path, port: int, grammar: bool) -> None:
 
 
 def _run_polyteam(
-    requirement: str, workdir: Path, config_dir: Path | None, timeout: float
+    requirement: str, workdir: Path, config_dir: Path | None, timeout: float, cwd: Path | None = None
 ) -> tuple[int, float, dict[str, Any]]:
     cmd = [sys.executable, "-m", "polyteam", "run", requirement, "--workdir", str(workdir), "--json"]
     if config_dir is not None:
         cmd += ["--config-dir", str(config_dir)]
     started = time.perf_counter()
     try:
-        done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False, cwd=cwd)
     except subprocess.TimeoutExpired:
         return -1, time.perf_counter() - started, {}
     wall = time.perf_counter() - started
@@ -156,7 +156,7 @@ def project_quality(project: Path) -> dict[str, Any]:
         design = json.loads((docs / "system_design.json").read_text())
         tasks = json.loads((docs / "tasks.json").read_text())
     except (OSError, ValueError):
-        return {"planned": 0, "written": 0, "compiling": 0, "agree": False}
+        return {"planned": 0, "written": 0, "python": 0, "compiling": 0, "agree": False}
     planned = list(tasks.get("task_list") or [])
     written = [f for f in planned if (project / f).is_file()]
     compiling = 0
@@ -186,7 +186,8 @@ def measure(runs: int, timeout: float) -> None:
         for i in range(runs):
             requirement = REQUIREMENTS[0]
             work = Path(tmp) / f"w{i}"
-            code, wall, summary = _run_polyteam(requirement, work, Path(tmp) / "noconfig", timeout)
+            # as the README's first command: no config anywhere (a fresh folder as the working directory)
+            code, wall, summary = _run_polyteam(requirement, work, None, timeout, cwd=Path(tmp))
             project = Path(summary.get("project_path") or summary.get("project") or "")
             quality = (
                 project_quality(project)
