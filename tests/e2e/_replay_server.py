@@ -72,42 +72,35 @@ class ReplayServer:
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
-            head = await reader.readuntil(b"\r\n\r\n")
-            length = int(re.search(rb"(?i)content-length:\s*(\d+)", head).group(1))  # type: ignore[union-attr]
-            body = json.loads(await reader.readexactly(length))
-            text = self.reply_for(body)
-            usage = {"prompt_tokens": 50, "completion_tokens": max(1, len(text) // 4)}
-            usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]
-            if body.get("stream"):
-                payload = self._sse(text, usage)
-                ctype = b"text/event-stream"
-            else:
-                payload = json.dumps(
-                    {
-                        "id": "replay",
-                        "object": "chat.completion",
-                        "created": 0,
-                        "model": body.get("model", "replay"),
-                        "choices": [
-                            {
-                                "index": 0,
-                                "message": {"role": "assistant", "content": text},
-                                "finish_reason": "stop",
-                            }
-                        ],
-                        "usage": usage,
-                    }
-                ).encode()
-                ctype = b"application/json"
-            writer.write(
-                b"HTTP/1.1 200 OK\r\nContent-Type: " + ctype + b"\r\nContent-Length: "
-                + str(len(payload)).encode() + b"\r\nConnection: close\r\n\r\n" + payload
-            )  # fmt: skip
-            await writer.drain()
+            while True:  # keep-alive: one connection may carry several requests
+                head = await reader.readuntil(b"\r\n\r\n")
+                length = int(re.search(rb"(?i)content-length:\s*(\d+)", head).group(1))  # type: ignore[union-attr]
+                body = json.loads(await reader.readexactly(length))
+                payload, ctype = self._answer(body)
+                writer.write(
+                    b"HTTP/1.1 200 OK\r\nContent-Type: " + ctype + b"\r\nContent-Length: "
+                    + str(len(payload)).encode() + b"\r\n\r\n" + payload
+                )  # fmt: skip
+                await writer.drain()
         except (asyncio.IncompleteReadError, ConnectionError, AttributeError, ValueError):
-            pass  # a client that went away or sent nonsense: nothing to answer
+            pass  # the client closed the connection (or sent nonsense): nothing more to answer
         finally:
             writer.close()
+
+    def _answer(self, body: dict[str, Any]) -> tuple[bytes, bytes]:
+        text = self.reply_for(body)
+        usage = {"prompt_tokens": 50, "completion_tokens": max(1, len(text) // 4)}
+        usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]
+        if body.get("stream"):
+            return self._sse(text, usage), b"text/event-stream"
+        choice = {"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}
+        reply = {
+            "id": "replay",
+            "object": "chat.completion",
+            "created": 0,
+            "model": body.get("model", "replay"),
+        }
+        return json.dumps({**reply, "choices": [choice], "usage": usage}).encode(), b"application/json"
 
     @staticmethod
     def _sse(text: str, usage: dict[str, int]) -> bytes:

@@ -54,3 +54,20 @@ def test_quality_per_llm(tmp_path: Path) -> None:
     assert lines[0].startswith("quality: files planned 3, written 3, compiling 2, imports resolved 1")
     assert any(line.startswith("  tiny (4 calls)") for line in lines)
     assert "not compiling: b.py" in lines and quality_lines({}) == []
+
+
+def test_readme_names_files_that_do_not_compile_and_stand_ins() -> None:
+    from polyteam.actions.write_code import STUB
+    from polyteam.actions.write_design import Design
+    from polyteam.actions.write_prd import PRD
+    from polyteam.actions.write_tasks import Tasks
+    from polyteam.team.roles.engineer import readme_markdown
+
+    code = {"a.py": "def f(:\n", "b.py": STUB.format(filename="b.py", description="x"), "c.py": "X = 1\n"}
+    text = readme_markdown(
+        PRD(project_name="p"), Design(file_list=list(code)), Tasks(task_list=list(code)), list(code), [], code
+    )
+    assert (
+        "Does not compile: `a.py`" in text and "Stand-ins (no model's reply held valid code): `b.py`" in text
+    )
+    assert "`c.py`" not in text.split("## Setup")[0].split("| --- | --- |")[1].split("Does not")[1]

@@ -179,7 +179,7 @@ class RunContext:
             "by_llm": dict(getattr(result, "by_llm", None) or {}),
         }
         if getattr(result, "degraded", False):
-            self.note(role, f"{key}: degraded: " + "; ".join(f for f in result.fixes if "degraded" in f))
+            self.note(role, f"{key}: " + "; ".join(f for f in result.fixes if f.startswith("degraded")))
         await self.asave()
         self.emit(
             "end",

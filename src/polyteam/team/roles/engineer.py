@@ -49,8 +49,19 @@ def review_markdown(filename: str, rounds: list[Any]) -> str:
     return "".join(parts)
 
 
-def readme_markdown(prd: Any, design: Any, tasks: Any, files: list[str], skipped: list[str]) -> str:
-    """README.md of the generated project, from the PRD, the design and the tasks (no LLM call)."""
+def readme_markdown(
+    prd: Any,
+    design: Any,
+    tasks: Any,
+    files: list[str],
+    skipped: list[str],
+    code: dict[str, str] | None = None,
+) -> str:
+    """README.md of the generated project, from the PRD, the design and the tasks (no LLM call).
+
+    `code`: the files as written; Python that does not compile (compile() only) is named, and a file
+    that is a stand-in (no reply held valid code: polyteam.actions.write_code.STUB) says so.
+    """
     described = {normalize_file(a.file): a.description for a in tasks.logic_analysis}
     lines = [f"# {prd.project_name}", "", prd.original_requirement.strip() or "", ""]
     if prd.product_goals:
@@ -64,6 +75,7 @@ def readme_markdown(prd: Any, design: Any, tasks: Any, files: list[str], skipped
     lines.append("")
     if skipped:
         lines += ["Not written (unsafe names or binary assets): " + ", ".join(f"`{s}`" for s in skipped), ""]
+    lines += _quality_notes(code or {})
     lines += ["## Setup", "", "```sh", "python -m venv .venv && . .venv/bin/activate"]
     if tasks.required_packages:
         lines.append("pip install -r requirements.txt")
@@ -80,6 +92,20 @@ def readme_markdown(prd: Any, design: Any, tasks: Any, files: list[str], skipped
         "",
     ]
     return "\n".join(lines)
+
+
+def _quality_notes(code: dict[str, str]) -> list[str]:
+    """README lines naming Python files that do not compile and files that are stand-ins (weak helper's hook)."""
+    from polyteam.actions.gates import compile_problem
+
+    broken = [f for f, text in code.items() if compile_problem(f, text)]
+    stubs = [f for f, text in code.items() if "Not written: no model's reply" in text]
+    lines: list[str] = []
+    if broken:
+        lines += ["Does not compile: " + ", ".join(f"`{f}`" for f in broken), ""]
+    if stubs:
+        lines += ["Stand-ins (no model's reply held valid code): " + ", ".join(f"`{f}`" for f in stubs), ""]
+    return lines
 
 
 class Engineer(Role):
@@ -149,9 +175,8 @@ class Engineer(Role):
         if any(isinstance(r, RunStopped) for r in results):
             raise RunStopped
         if "README.md" not in files and prd_msg is not None:
-            await ctx.awrite(
-                self.name, "README.md", readme_markdown(prd_msg.content, design, tasks, files, not_written)
-            )
+            readme = readme_markdown(prd_msg.content, design, tasks, files, not_written, code)
+            await ctx.awrite(self.name, "README.md", readme)
 
     async def _review(
         self,
