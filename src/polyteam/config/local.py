@@ -7,9 +7,10 @@ decide what is "installed".
 
 from __future__ import annotations
 
-import importlib.util
 from dataclasses import dataclass
 from pathlib import Path
+
+from polyteam.providers.local_spec import bundled_gguf_path, has_runtime
 
 
 @dataclass(frozen=True)
@@ -19,21 +20,8 @@ class LocalSupport:
 
 
 def probe_local() -> LocalSupport:
-    """What is installed right now."""
-    has_xllamacpp = importlib.util.find_spec("xllamacpp") is not None
-    path: Path | None = None
-    try:
-        from polyteam.providers.local import bundled_gguf_path
-    except ImportError:
-        bundled_gguf_path = None
-    if bundled_gguf_path is not None:
-        try:
-            found = bundled_gguf_path()
-        except (ImportError, OSError, LookupError):
-            found = None
-        if found is not None and Path(found).is_file():
-            path = Path(found)
-    return LocalSupport(bundled_gguf=path, has_xllamacpp=has_xllamacpp)
+    """What is installed right now (the checks live with the local kind's spec)."""
+    return LocalSupport(bundled_gguf=bundled_gguf_path(), has_xllamacpp=has_runtime())
 
 
 def local_base_url(gguf: Path | str) -> str:

