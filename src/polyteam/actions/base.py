@@ -138,7 +138,8 @@ class Action(ABC):
 
     def build_json_schema(self) -> dict[str, Any]:
         """The output model's JSON schema (titles dropped: they only cost tokens); override to adjust."""
-        return _drop_titles(self.output_model.model_json_schema())
+        schema: dict[str, Any] = _drop_titles(self.output_model.model_json_schema())
+        return schema
 
     def constrain_schema(self, schema: dict[str, Any], inputs: Any) -> dict[str, Any]:
         """The schema narrowed by this call's inputs (WriteTasks: the design's files). Default: as is."""

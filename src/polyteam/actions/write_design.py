@@ -163,7 +163,7 @@ class WriteDesign(Action):
 
     def build_json_schema(self) -> dict[str, Any]:
         # the file names' shape is in the schema: a constrained decoder cannot write `src/.heroku()`
-        schema = bounded_schema(super().build_json_schema(), max_chars=800, max_items=MAX_FILES)
+        schema: dict[str, Any] = bounded_schema(super().build_json_schema(), max_chars=800, max_items=MAX_FILES)
         files = schema["properties"]["file_list"]
         files["items"] = {"type": "string", "pattern": FILE_NAME_PATTERN, "maxLength": 64}
         files["minItems"] = 1

@@ -231,7 +231,7 @@ class WritePRD(Action):
         return [Message("system", SYSTEM), Message("user", user)]
 
     def build_json_schema(self) -> dict[str, Any]:
-        schema = bounded_schema(super().build_json_schema(), max_chars=300, max_items=6)
+        schema: dict[str, Any] = bounded_schema(super().build_json_schema(), max_chars=300, max_items=6)
         schema["properties"]["project_name"].update(pattern=PROJECT_NAME_PATTERN, maxLength=30)
         return schema
 

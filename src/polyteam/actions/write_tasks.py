@@ -261,7 +261,7 @@ class WriteTasks(Action):
 
     def build_json_schema(self) -> dict[str, Any]:
         # constrained decoders (llama.cpp) only emit required keys reliably: ask for the analysis
-        schema = bounded_schema(super().build_json_schema(), max_chars=400, max_items=MAX_FILES)
+        schema: dict[str, Any] = bounded_schema(super().build_json_schema(), max_chars=400, max_items=MAX_FILES)
         schema["required"] = ["logic_analysis"]
         schema["properties"].pop("adopted_files", None)  # the gate's, not the model's
         return schema
