@@ -224,11 +224,37 @@ def _borrowed_key(kind: str, values: Values, bases: list[str]) -> str | None:
 
 
 def _remote(ctx: _Ctx, where: str, kind: str, entry: ModelEntry, common: dict[str, Any]) -> Endpoint | None:
-    values = ctx.values
-    found = _bases(ctx, where, entry)
-    if found is None:
+    bases = _remote_bases(ctx, where, kind, entry)
+    if bases is None:
         return None
-    bases = found
+    api_key = _remote_key(ctx, where, kind, entry, bases)
+    if api_key is None and kind != "open_llm":
+        return None
+    model = entry.model or where.split(".", 1)[1]
+    extra: dict[str, Any] = {}
+    if kind == "spark":
+        spark = _spark_fields(ctx, where, entry, bases[0])
+        if spark is None:
+            return None
+        extra = spark
+        model = spark["domain"] or model
+    return Endpoint(
+        kind=kind,  # type: ignore[arg-type]
+        base_url=bases[0],
+        bases=tuple(bases) if len(bases) > 1 else (),
+        model=model,
+        api_key=SecretStr(api_key) if api_key else None,
+        json_schema=bool(entry.json_schema),
+        **extra,
+        **common,
+    )
+
+
+def _remote_bases(ctx: _Ctx, where: str, kind: str, entry: ModelEntry) -> list[str] | None:
+    """The entry's bases (its own, its api_type's public base, or config.yaml's), checked as URLs."""
+    bases = _bases(ctx, where, entry)
+    if bases is None:
+        return None
     schemes = spec_for(kind).schemes
     api_type = (entry.api_type or "").strip().lower()
     if not bases and api_type in COMPATIBLE_BASES:
@@ -240,9 +266,7 @@ def _remote(ctx: _Ctx, where: str, kind: str, entry: ModelEntry, common: dict[st
             f'add open_llm_api_base: "http://HOST:PORT/v1" indented under {where.split(".", 1)[1]}:',
         )
         return None
-    if not bases:
-        bases = [base_for(kind, values)]
-    bases = [strip_base(kind, b) for b in bases]
+    bases = [strip_base(kind, b) for b in bases or [base_for(kind, ctx.values)]]
     for base in bases:
         if not is_url(base, schemes):
             ctx.issue(
@@ -251,6 +275,13 @@ def _remote(ctx: _Ctx, where: str, kind: str, entry: ModelEntry, common: dict[st
                 "e.g. http://127.0.0.1:8000/v1",
             )
             return None
+    return bases
+
+
+def _remote_key(ctx: _Ctx, where: str, kind: str, entry: ModelEntry, bases: list[str]) -> str | None:
+    """The entry's key, else config.yaml's for its kind when on that key's own base; None (with an issue
+    for kinds that need one) when there is none."""
+    values = ctx.values
     key_name = KEY_OF[kind]
     api_key = None if is_unset(entry.api_key) else entry.api_key
     # a key goes only to the endpoint it was configured for (never OPEN_LLM_API_KEY to another host)
@@ -270,37 +301,23 @@ def _remote(ctx: _Ctx, where: str, kind: str, entry: ModelEntry, common: dict[st
     if kind == "zhipu" and api_key and not is_zhipu_key(api_key):
         ctx.issue(f"{where}.api_key", "is not in the form id.secret", "copy the whole Zhipu key")
         return None
-    model = entry.model or where.split(".", 1)[1]
-    extra: dict[str, Any] = {}
-    if kind == "spark":
-        app_id = entry.app_id or values.get("SPARK_APPID")
-        secret = entry.api_secret or values.get("SPARK_API_SECRET")
-        if not app_id or not secret:
-            missing = " and ".join(
-                n
-                for n, v in (("app_id/SPARK_APPID", app_id), ("api_secret/SPARK_API_SECRET", secret))
-                if not v
-            )
-            ctx.issue(where, f"api_type spark needs {missing}", "set it here or in config.yaml")
-            return None
-        domain, issue = spark_domain_issue(
-            bases[0], entry.domain or entry.model, ctx.label, f"{where}.domain"
-        )
-        if issue is not None:
-            ctx.issues.append(issue)
-            return None
-        model = domain or model
-        extra = {"app_id": app_id, "api_secret": SecretStr(secret), "domain": domain}
-    return Endpoint(
-        kind=kind,  # type: ignore[arg-type]
-        base_url=bases[0],
-        bases=tuple(bases) if len(bases) > 1 else (),
-        model=model,
-        api_key=SecretStr(api_key) if api_key else None,
-        json_schema=bool(entry.json_schema),
-        **extra,
-        **common,
-    )
+    return api_key
+
+
+def _spark_fields(ctx: _Ctx, where: str, entry: ModelEntry, base: str) -> dict[str, Any] | None:
+    values = ctx.values
+    app_id = entry.app_id or values.get("SPARK_APPID")
+    secret = entry.api_secret or values.get("SPARK_API_SECRET")
+    if not app_id or not secret:
+        pairs = (("app_id/SPARK_APPID", app_id), ("api_secret/SPARK_API_SECRET", secret))
+        missing = " and ".join(n for n, v in pairs if not v)
+        ctx.issue(where, f"api_type spark needs {missing}", "set it here or in config.yaml")
+        return None
+    domain, issue = spark_domain_issue(base, entry.domain or entry.model, ctx.label, f"{where}.domain")
+    if issue is not None:
+        ctx.issues.append(issue)
+        return None
+    return {"app_id": app_id, "api_secret": SecretStr(secret), "domain": domain}
 
 
 def _local(ctx: _Ctx, where: str, entry: ModelEntry, common: dict[str, Any]) -> Endpoint | None:

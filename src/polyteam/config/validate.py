@@ -25,18 +25,22 @@ from polyteam.config.schema import (
     BUNDLED_MODEL,
     LOCAL_INSTALL_HINT,
     MULTI_SPECIAL_KEYS,
+    display,
 )
 from polyteam.errors import ConfigIssue
 from polyteam.providers.base import Endpoint
+from polyteam.providers.kinds import BUILTIN
 from polyteam.roster import ACTIONS, ROLES
 from polyteam.routing import PROVIDER_NAMES, Router, provider_name
 
 _VALID_KEYS = (*ROLES, *ACTIONS, *MULTI_SPECIAL_KEYS)
 _TRUE = {"true", "yes", "on", "1"}
 _FALSE = {"false", "no", "off", "0"}
+#: "set OPENAI_API_KEY, or …": every built-in provider's required keys, read off the specs
 _ANY_PROVIDER = (
-    "set OPENAI_API_KEY, or Anthropic_API_KEY, or SPARK_APPID + SPARK_API_KEY + SPARK_API_SECRET, "
-    "or ZHIPUAI_API_KEY, or OPEN_LLM_API_BASE + OPEN_LLM_API_MODEL (in config.yaml or the environment)"
+    "set "
+    + ", or ".join(" + ".join(display(k) for k in spec.required) for spec in BUILTIN)
+    + " (in config.yaml or the environment)"
 )
 
 
@@ -91,25 +95,8 @@ def resolve(
     secrets = values.secrets() + [s for e in multi.model_list.values() for s in e.secrets]
     secrets += config_refs.secrets + multi_refs.secrets
 
-    used = multi.used_providers()
-    for name, state in states.items():
-        if state.configured_any or name in used:
-            issues += state.issues
     credentials_known = files.config_ok
-    if credentials_known:
-        for name, where in used.items():
-            state = states[name]
-            if state.missing:
-                missing = " and ".join(state.missing)
-                verb = "are" if len(state.missing) > 1 else "is"
-                issues.append(
-                    ConfigIssue(
-                        files.multi_label,
-                        ", ".join(where),
-                        f"routes to {name}, but {missing} {verb} not set",
-                        f"set {missing} in {files.config_label} or the environment",
-                    )
-                )
+    issues += _provider_issues(files, states, multi.used_providers(), credentials_known)
     default, bundled = multi.default_endpoint(states, probe)
     if default is None and multi.default_llm is None and credentials_known and not metagpt.issues:
         issues.append(_no_default_issue(files, states, probe))
@@ -117,20 +104,58 @@ def resolve(
     resolution = Resolution(issues, values, inherit_role_llm=multi.inherit, secrets=secrets)
     resolution.warnings = [_one_line(w) for w in warnings]
     if not issues and default is not None:
-        endpoints = {n: s.endpoint for n, s in states.items() if s.complete and s.endpoint is not None}
-        endpoints.update({n: e.endpoint for n, e in multi.model_list.items() if e.endpoint is not None})
-        if values.timeout is not None:  # TIMEOUT: every endpoint without its own timeout
-            endpoints = {n: _with_timeout(e, values.timeout) for n, e in endpoints.items()}
-            default = _with_timeout(default, values.timeout)
-        resolution.router = Router(
-            default=default,
-            endpoints=endpoints,
-            entries=dict(multi.entries),
-            routing_on=multi.routing_on,
-            inherit_role_llm=multi.inherit,
-            default_is_bundled=bundled,
-        )
+        resolution.router = _router(default, bundled, states, multi, values.timeout)
     return resolution
+
+
+def _provider_issues(
+    files: ConfigFiles,
+    states: Mapping[str, ProviderState],
+    used: Mapping[str, list[str]],
+    credentials_known: bool,
+) -> list[ConfigIssue]:
+    """Bad values of providers that matter, and routes to providers whose keys are missing."""
+    issues = [
+        i for name, state in states.items() if state.configured_any or name in used for i in state.issues
+    ]
+    if not credentials_known:
+        return issues
+    for name, where in used.items():
+        state = states[name]
+        if state.missing:
+            missing = " and ".join(state.missing)
+            verb = "are" if len(state.missing) > 1 else "is"
+            issues.append(
+                ConfigIssue(
+                    files.multi_label,
+                    ", ".join(where),
+                    f"routes to {name}, but {missing} {verb} not set",
+                    f"set {missing} in {files.config_label} or the environment",
+                )
+            )
+    return issues
+
+
+def _router(
+    default: Endpoint,
+    bundled: bool,
+    states: Mapping[str, ProviderState],
+    multi: _Multi,
+    timeout: float | None,
+) -> Router:
+    endpoints = {n: s.endpoint for n, s in states.items() if s.complete and s.endpoint is not None}
+    endpoints.update({n: e.endpoint for n, e in multi.model_list.items() if e.endpoint is not None})
+    if timeout is not None:  # TIMEOUT: every endpoint without its own timeout
+        endpoints = {n: _with_timeout(e, timeout) for n, e in endpoints.items()}
+        default = _with_timeout(default, timeout)
+    return Router(
+        default=default,
+        endpoints=endpoints,
+        entries=dict(multi.entries),
+        routing_on=multi.routing_on,
+        inherit_role_llm=multi.inherit,
+        default_is_bundled=bundled,
+    )
 
 
 def _with_timeout(endpoint: Endpoint, timeout: float) -> Endpoint:
