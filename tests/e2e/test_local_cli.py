@@ -107,7 +107,9 @@ def test_whole_team_runs_on_the_bundled_model_with_no_config(tmp_path: Path) -> 
     sources = [
         p for p in project.rglob("*") if p.is_file() and ".polyteam" not in p.parts and "docs" not in p.parts
     ]
-    assert len(sources) >= len(written) >= 1
+    # a file may take several calls (re-asks, the plain fallback); every planned file is written
+    planned = json.loads((docs / "tasks.json").read_text())["task_list"]
+    assert written and sources and all((project / f).is_file() for f in planned)
     if "WriteCodeReview" in actions:
         assert any((docs / "code_review").rglob("*.md"))  # a file in a subfolder has its review there too
     output_tokens = sum(row["output_tokens"] for row in ledger)
