@@ -107,6 +107,14 @@ def test_the_first_candidate_that_validates_wins() -> None:
     assert prd.project_name == "snake" and prd.product_goals == ["fun"]
 
 
+def test_camel_case_keys_validate() -> None:
+    action = WritePRD()
+    prd, _ = action.parse(
+        '{"projectName": "snake_game", "productGoals": ["fun"]}', action.inputs({"requirement": "x"})
+    )
+    assert (prd.project_name, prd.product_goals) == ("snake_game", ["fun"])
+
+
 def test_unquoted_verdict_and_triple_quoted_code_validate() -> None:
     review = WriteCodeReview()
     inputs = review.inputs(

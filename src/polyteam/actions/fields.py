@@ -156,7 +156,9 @@ DepList = Annotated[list[str], BeforeValidator(_as_dep_list)]
 
 
 def _norm_key(key: str) -> str:
-    return re.sub(r"[\s\-/]+", "_", str(key).strip()).lower()
+    # camelCase too: a recorded SmolLM2 PRD wrote "projectName" and "productGoals"
+    spaced = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", str(key).strip())
+    return re.sub(r"[\s\-/]+", "_", spaced).lower()
 
 
 class OutputModel(BaseModel):
