@@ -35,6 +35,7 @@ USAGE = {"prompt_tokens": 3, "completion_tokens": 1, "total_tokens": 4}
 class Hostile:
     def __init__(self) -> None:
         self.hits: dict[str, int] = {}
+        self.sent = 0
         self._ready = threading.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop: asyncio.Event | None = None
@@ -57,6 +58,8 @@ class Hostile:
             return web.json_response(_reply("fine", {**USAGE, "prompt_tokens": "lots"}))
         if behaviour == "negative":
             return web.json_response(_reply("fine", {**USAGE, "completion_tokens": -5}))
+        if behaviour == "huge" and body.get("stream"):
+            return await self._endless(request)
         if behaviour == "huge":
             return web.json_response(_reply("x" * 1_000_000, USAGE))
         if behaviour in ("silent", "stall"):
@@ -70,6 +73,22 @@ class Hostile:
             await self._stop.wait()  # until the test ends (a client hang-up cancels the handler)
             return web.Response(status=503)
         return web.json_response(_reply("fine", USAGE))
+
+    async def _endless(self, request: web.Request) -> web.StreamResponse:
+        """A stream of 1,000-character chunks until the client stops reading (at most 10 MB)."""
+        response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await response.prepare(request)
+        chunk = {"id": "c", "object": "chat.completion.chunk", "created": 0, "model": "hostile",
+                 "choices": [{"index": 0, "delta": {"content": "y" * 1000}, "finish_reason": None}]}  # fmt: skip
+        event = f"data: {json.dumps(chunk)}\n\n".encode()
+        self.sent = 0
+        try:
+            for _ in range(10_000):
+                await response.write(event)
+                self.sent += 1
+        except (ConnectionError, RuntimeError):
+            pass  # the client hung up: what this test wants
+        return response
 
     async def _serve(self) -> None:
         self._loop = asyncio.get_running_loop()

@@ -15,7 +15,7 @@ from polyteam.errors import ServerError, TransportError
 from polyteam.gateway import Gateway, TimeoutProvider
 from polyteam.providers import make_provider
 from polyteam.providers._common import TRUNCATION_MARK
-from polyteam.providers.base import CallOptions, Message
+from polyteam.providers.base import CallOptions, Completion, Message
 
 NO_LOCAL = lambda: LocalSupport(bundled_gguf=None, has_xllamacpp=False)  # noqa: E731
 HELLO = [Message("user", "hello")]
@@ -64,6 +64,19 @@ async def test_a_reply_far_over_max_tokens_is_cut_and_marked(tmp_path: Path) -> 
     completion = answer.completion
     assert completion.truncated and completion.finish_reason == "length"
     assert completion.text.endswith(TRUNCATION_MARK) and len(completion.text) < 100 * 16 + 100
+
+
+async def test_a_stream_far_over_max_tokens_stops_being_read_and_is_cut(tmp_path: Path) -> None:
+    with Hostile() as server:
+        provider = make_provider(router_for(tmp_path, server, "huge").endpoint("bad"))
+        try:
+            items = [item async for item in provider.stream(HELLO, CallOptions(max_tokens=100))]
+        finally:
+            await provider.aclose()
+    completion = items[-1]
+    assert isinstance(completion, Completion) and completion.truncated
+    assert completion.text.endswith(TRUNCATION_MARK) and len(completion.text) < 100 * 16 + 100
+    assert len(items) - 1 <= 3  # 1,000 characters a chunk: it stopped at the bound, not at 10 MB
 
 
 async def test_a_silent_server_ends_in_a_retried_transport_error(tmp_path: Path) -> None:

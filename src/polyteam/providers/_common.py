@@ -140,6 +140,11 @@ CHARS_PER_TOKEN_BOUND = 16
 TRUNCATION_MARK = "\n[polyteam: reply truncated: far longer than max_tokens allows]"
 
 
+def over_bound(size: int, max_tokens: int | None) -> bool:
+    """Whether `size` characters of streamed text are far more than `max_tokens` allows (CHARS_PER_TOKEN_BOUND)."""
+    return bool(max_tokens) and size > (max_tokens or 0) * CHARS_PER_TOKEN_BOUND
+
+
 def completion_with_usage(
     endpoint: Endpoint,
     messages: list[Message],

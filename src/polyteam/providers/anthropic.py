@@ -34,6 +34,7 @@ from polyteam.providers._common import (
     error_field,
     make_error,
     map_sdk_error,
+    over_bound,
     retry_after,
     secret_value,
 )
@@ -155,6 +156,7 @@ class AnthropicProvider:
         model: str | None = None
         stop_reason: str | None = None
         finished = False
+        size = 0
         try:
             events = await self._client.messages.create(**self._request(messages, options), stream=True)
             async with events:
@@ -167,7 +169,11 @@ class AnthropicProvider:
                         text = getattr(event.delta, "text", None)
                         if text:
                             parts.append(text)
+                            size += len(text)
                             yield Delta(text)
+                        if over_bound(size, options.max_tokens):
+                            stop_reason, finished = "max_tokens", True  # far past the cap: stop reading
+                            break
                     elif event.type == "message_delta":
                         # cumulative (§2b); newer servers may repeat input_tokens here
                         output_tokens = getattr(event.usage, "output_tokens", None) or output_tokens

@@ -34,6 +34,7 @@ from polyteam.providers._common import (
     error_field,
     make_error,
     map_sdk_error,
+    over_bound,
     retry_after,
     secret_value,
 )
@@ -156,6 +157,7 @@ class OpenAIProvider:
     ) -> AsyncIterator[Delta | Completion]:
         """One streamed attempt: `Delta`s, then the joined `Completion`. Raises: a `ProviderError`."""
         parts: list[str] = []
+        size = 0
         usage: Any = None
         model: str | None = None
         finish_reason: str | None = None
@@ -169,9 +171,13 @@ class OpenAIProvider:
                         content = choice.delta.content if choice.delta else None
                         if content:
                             parts.append(content)
+                            size += len(content)
                             yield Delta(content)
                         if choice.finish_reason:
                             finish_reason = choice.finish_reason
+                    if over_bound(size, options.max_tokens):
+                        finish_reason = "length"  # far past max_tokens: stop reading (the text is cut below)
+                        break
         except EDGE_ERRORS as exc:
             raise self._map_error(exc) from exc
         if finish_reason is None:
