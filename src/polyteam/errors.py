@@ -72,6 +72,8 @@ class ProviderError(PolyteamError):
     retryable: ClassVar[bool] = False
     #: a short stable name recorded in the ledger (`error` field)
     kind: ClassVar[str] = "provider_error"
+    #: seconds the provider asked us to wait (Retry-After); set by the classes that carry it
+    retry_after: float | None = None
 
     def __init__(
         self,

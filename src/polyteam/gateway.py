@@ -52,7 +52,7 @@ import threading
 import time
 import uuid
 import weakref
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
@@ -67,10 +67,10 @@ from polyteam.errors import (
 from polyteam.providers.base import (
     CallOptions,
     Completion,
-    Delta,
     Endpoint,
     Message,
     Provider,
+    Stream,
     estimate_prompt_tokens,
 )
 from polyteam.providers.kinds import STREAM_IDLE_S, default_deadline
@@ -162,7 +162,7 @@ class WrapperProvider:
     async def complete(self, messages: list[Message], options: CallOptions) -> Completion:
         return await self.inner.complete(messages, options)
 
-    def stream(self, messages: list[Message], options: CallOptions) -> AsyncIterator[Delta | Completion]:
+    def stream(self, messages: list[Message], options: CallOptions) -> Stream:
         return self.inner.stream(messages, options)
 
     async def aclose(self) -> None:
@@ -183,13 +183,13 @@ class RetryPolicy:
         """Seconds to wait before the next attempt, or None to stop retrying."""
         if not error.retryable or retries_taken + 1 >= self.max_attempts:
             return None
-        wait = getattr(error, "retry_after", None)
+        wait = error.retry_after
         if wait is not None:
             if wait > self.give_up_retry_after_s:
                 return None
             if 0 < wait <= self.max_retry_after_s:
                 return wait
-        backoff = min(self.base_delay_s * 2**retries_taken, self.max_delay_s)
+        backoff = min(self.base_delay_s * 2.0**retries_taken, self.max_delay_s)
         return backoff * (1 - 0.25 * rand)  # jitter only shortens
 
 
@@ -220,9 +220,7 @@ class RetryingProvider(WrapperProvider):
             retries += 1
             await self._sleep(wait)
 
-    async def stream(
-        self, messages: list[Message], options: CallOptions
-    ) -> AsyncIterator[Delta | Completion]:
+    async def stream(self, messages: list[Message], options: CallOptions) -> Stream:
         retries = 0
         while True:
             try:
@@ -314,9 +312,7 @@ class MeteredProvider(WrapperProvider):
         self._finish(call, reserved, ts, started, completion)
         return completion
 
-    async def stream(
-        self, messages: list[Message], options: CallOptions
-    ) -> AsyncIterator[Delta | Completion]:
+    async def stream(self, messages: list[Message], options: CallOptions) -> Stream:
         call, reserved, ts, started = self._start(messages, options)
         completion: Completion | None = None
         try:
@@ -421,9 +417,7 @@ class ConcurrencyLimitedProvider(WrapperProvider):
         async with self._limiter():
             return await self.inner.complete(messages, options)
 
-    async def stream(
-        self, messages: list[Message], options: CallOptions
-    ) -> AsyncIterator[Delta | Completion]:
+    async def stream(self, messages: list[Message], options: CallOptions) -> Stream:
         async with self._limiter(), contextlib.aclosing(self.inner.stream(messages, options)) as items:
             async for item in items:
                 yield item
@@ -452,9 +446,7 @@ class TimeoutProvider(WrapperProvider):
                 raise self._timed_out(f"no reply within {total:g} s") from exc
             raise
 
-    async def stream(
-        self, messages: list[Message], options: CallOptions
-    ) -> AsyncIterator[Delta | Completion]:
+    async def stream(self, messages: list[Message], options: CallOptions) -> Stream:
         total, idle = self._limits(options)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + total
@@ -516,9 +508,7 @@ class FallbackProvider:
     async def complete(self, messages: list[Message], options: CallOptions) -> Completion:
         return await self.first(lambda provider: provider.complete(messages, options))
 
-    async def stream(
-        self, messages: list[Message], options: CallOptions
-    ) -> AsyncIterator[Delta | Completion]:
+    async def stream(self, messages: list[Message], options: CallOptions) -> Stream:
         errors: list[PolyteamError] = []
         for provider in self.chain:
             try:
@@ -691,7 +681,7 @@ class Gateway:
 
 
 async def _consume(
-    items: AsyncIterator[Delta | Completion], on_delta: DeltaCallback, endpoint: Endpoint
+    items: Stream, on_delta: DeltaCallback, endpoint: Endpoint
 ) -> Completion:
     completion: Completion | None = None
     async with contextlib.aclosing(items):

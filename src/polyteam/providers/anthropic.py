@@ -11,7 +11,6 @@ the API's own error answers in `_classify`).
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from typing import Any
 
 import anthropic
@@ -39,7 +38,7 @@ from polyteam.providers._common import (
     secret_value,
 )
 from polyteam.providers._plain_http import is_plain_http, keepalive_socket_options, plain_http_client_kwargs
-from polyteam.providers.base import CallOptions, Completion, Delta, Endpoint, Message
+from polyteam.providers.base import CallOptions, Completion, Delta, Endpoint, Message, Stream
 
 EDGE_ERRORS: tuple[type[BaseException], ...] = (
     anthropic.AnthropicError,
@@ -146,9 +145,7 @@ class AnthropicProvider:
         )
         return self._unless_refused(completion)
 
-    async def stream(
-        self, messages: list[Message], options: CallOptions
-    ) -> AsyncIterator[Delta | Completion]:
+    async def stream(self, messages: list[Message], options: CallOptions) -> Stream:
         """One streamed attempt over named SSE events. Raises: a `ProviderError`."""
         parts: list[str] = []
         input_tokens: int | None = None

@@ -7,7 +7,7 @@ and its errors onto `polyteam.errors`.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, runtime_checkable
 
@@ -112,6 +112,11 @@ class Delta:
     text: str
 
 
+#: what `Provider.stream` returns: an async generator of Deltas, then one Completion; its consumer
+#: closes it (`contextlib.aclosing`) when it stops early
+Stream = AsyncGenerator[Delta | Completion, None]
+
+
 @runtime_checkable
 class Provider(Protocol):
     endpoint: Endpoint
@@ -120,7 +125,7 @@ class Provider(Protocol):
         """One attempt. Raises a `polyteam.errors.ProviderError` subclass on failure."""
         ...
 
-    def stream(self, messages: list[Message], options: CallOptions) -> AsyncIterator[Delta | Completion]:
+    def stream(self, messages: list[Message], options: CallOptions) -> Stream:
         """One streamed attempt: yields `Delta`s, and a `Completion` last (text joined, usage)."""
         ...
 

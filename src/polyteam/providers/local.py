@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import functools
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +31,7 @@ from polyteam.providers._llama_server import (
     acquire_server,
     release_server,
 )
-from polyteam.providers.base import CallOptions, Completion, Delta, Endpoint, Message, Provider
+from polyteam.providers.base import CallOptions, Completion, Endpoint, Message, Provider, Stream
 from polyteam.providers.local_spec import (
     BUNDLED_INSTALL_HINT,
     BUNDLED_MODEL,
@@ -164,9 +163,7 @@ class LocalProvider:
         inner = await self._ready()
         return await inner.complete(messages, self._with_defaults(options))
 
-    async def stream(
-        self, messages: list[Message], options: CallOptions
-    ) -> AsyncIterator[Delta | Completion]:
+    async def stream(self, messages: list[Message], options: CallOptions) -> Stream:
         """One streamed attempt: `Delta`s, then the joined `Completion`. Raises: a `ProviderError`."""
         inner = await self._ready()
         async for item in inner.stream(messages, self._with_defaults(options)):

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import itertools
 import json
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx2
@@ -39,7 +38,7 @@ from polyteam.providers._common import (
     secret_value,
 )
 from polyteam.providers._plain_http import is_plain_http, plain_http_client_kwargs
-from polyteam.providers.base import CallOptions, Completion, Delta, Endpoint, Message
+from polyteam.providers.base import CallOptions, Completion, Delta, Endpoint, Message, Stream
 from polyteam.providers.kinds import BY_NAME, spec_for
 from polyteam.providers.openai_spec import is_reasoning_model
 
@@ -152,9 +151,7 @@ class OpenAIProvider:
             max_tokens=options.max_tokens,
         )
 
-    async def stream(
-        self, messages: list[Message], options: CallOptions
-    ) -> AsyncIterator[Delta | Completion]:
+    async def stream(self, messages: list[Message], options: CallOptions) -> Stream:
         """One streamed attempt: `Delta`s, then the joined `Completion`. Raises: a `ProviderError`."""
         parts: list[str] = []
         size = 0

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import AsyncIterator
 from typing import Any
 
 import websockets
@@ -35,7 +34,7 @@ from polyteam.providers._common import (
     secret_value,
 )
 from polyteam.providers._signing import Clock, spark_signed_url
-from polyteam.providers.base import CallOptions, Completion, Delta, Endpoint, Message
+from polyteam.providers.base import CallOptions, Completion, Delta, Endpoint, Message, Stream
 
 #: header.code of an error frame -> class (§2c error table)
 _CODES: dict[int, type[ProviderError]] = {
@@ -115,9 +114,7 @@ class SparkProvider:
         assert completion is not None  # stream() always ends with a Completion or raises
         return completion
 
-    async def stream(
-        self, messages: list[Message], options: CallOptions
-    ) -> AsyncIterator[Delta | Completion]:
+    async def stream(self, messages: list[Message], options: CallOptions) -> Stream:
         """One connection: `Delta`s as frames arrive, then the `Completion`. Raises: a `ProviderError`."""
         url = spark_signed_url(self.endpoint.base_url, self._api_key, self._api_secret, self._clock())
         kwargs: dict[str, Any] = {

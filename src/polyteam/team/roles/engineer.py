@@ -12,14 +12,14 @@ Generated code is never executed or imported.
 from __future__ import annotations
 
 import asyncio
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from polyteam.actions.base import Action
 from polyteam.actions.write_code import WriteCode
-from polyteam.actions.write_code_review import WriteCodeReview
-from polyteam.actions.write_design import WriteDesign
-from polyteam.actions.write_prd import WritePRD
-from polyteam.actions.write_tasks import WriteTasks
+from polyteam.actions.write_code_review import CodeReview, WriteCodeReview
+from polyteam.actions.write_design import Design, WriteDesign
+from polyteam.actions.write_prd import PRD, WritePRD
+from polyteam.actions.write_tasks import Tasks, WriteTasks
 from polyteam.errors import UnsafePathError
 from polyteam.team.context import RunContext, RunStopped
 from polyteam.team.dag import FilePlan, normalize_file, plan_files
@@ -30,7 +30,7 @@ from polyteam.workspace import check_relative_path, is_binary_asset
 _ENTRY_POINTS = ("main.py", "app.py", "cli.py", "run.py", "manage.py", "server.py", "index.js", "main.js")
 
 
-def plan_from_tasks(tasks: Any, design: Any = None) -> FilePlan:
+def plan_from_tasks(tasks: Tasks, design: Design | None = None) -> FilePlan:
     """The write plan from WriteTasks' output (task order + each file's `depends_on`).
 
     The design's file list is used only when the tasks name no file at all.
@@ -42,7 +42,7 @@ def plan_from_tasks(tasks: Any, design: Any = None) -> FilePlan:
     return plan_files(list(tasks.task_list), depends, extra)
 
 
-def review_markdown(filename: str, rounds: list[Any]) -> str:
+def review_markdown(filename: str, rounds: list[CodeReview]) -> str:
     parts = [f"# Code review: `{filename}`\n"]
     for i, review in enumerate(rounds, 1):
         parts.append(f"\n## Round {i}: {review.verdict}\n\n{review.to_markdown().strip()}\n")
@@ -50,9 +50,9 @@ def review_markdown(filename: str, rounds: list[Any]) -> str:
 
 
 def readme_markdown(
-    prd: Any,
-    design: Any,
-    tasks: Any,
+    prd: PRD,
+    design: Design | None,
+    tasks: Tasks,
     files: list[str],
     skipped: list[str],
     code: dict[str, str] | None = None,
@@ -66,7 +66,7 @@ def readme_markdown(
     lines = [f"# {prd.project_name}", "", prd.original_requirement.strip() or "", ""]
     if prd.product_goals:
         lines += ["## Goals", "", *[f"- {g}" for g in prd.product_goals], ""]
-    if design is not None and getattr(design, "implementation_approach", ""):
+    if design is not None and design.implementation_approach:
         lines += ["## Approach", "", design.implementation_approach.strip(), ""]
     lines += ["## Files", "", "| file | purpose |", "| --- | --- |"]
     for f in files:
@@ -181,15 +181,15 @@ class Engineer(Role):
     async def _review(
         self,
         ctx: RunContext,
-        review: Any,
+        review: WriteCodeReview,
         f: str,
         code: dict[str, str],
         dependencies: dict[str, str],
-        design: Any,
-        tasks: Any,
+        design: Design | None,
+        tasks: Tasks,
         requirement: str = "",
     ) -> None:
-        rounds: list[Any] = []
+        rounds: list[CodeReview] = []
         for r in range(1, ctx.review_k + 1):
             inputs = {
                 "design": design,
