@@ -74,6 +74,9 @@ def run(
     as_json: Annotated[
         bool, typer.Option("--json", help="Print the summary as JSON on stdout (no live display).")
     ] = False,
+    capture: Annotated[
+        bool, typer.Option("--capture", help="Keep each prompt and reply, redacted, in .polyteam/calls/.")
+    ] = False,
 ) -> None:
     """Run the team on REQUIREMENT and write the project."""
     from polyteam.commands import run as cmd
@@ -88,6 +91,7 @@ def run(
         overwrite=overwrite,
         quiet=quiet,
         as_json=as_json,
+        capture=capture,
     )
 
 

@@ -341,6 +341,11 @@ class CostMeter:
                 line["estimated"] = True
             if record.call_id:
                 line["call_id"] = record.call_id
+            # obs's hook (issue 16): what a provider's support desk asks for, and why the reply ended
+            if getattr(record, "request_id", None):
+                line["request_id"] = record.request_id
+            if getattr(record, "finish_reason", None):
+                line["finish_reason"] = record.finish_reason
             if quote.unpriced:
                 line["unpriced"] = True
             text = json.dumps(redact_obj(line), ensure_ascii=False) + "\n"

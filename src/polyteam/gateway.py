@@ -19,7 +19,8 @@ explicitly) that overrides only the calls it changes. Composition (outermost fir
 per LLM name by `Gateway._stack`:
 
     FallbackProvider(chain) over, per LLM of the chain:
-    RetryingProvider -> MeteredProvider -> ConcurrencyLimitedProvider -> TimeoutProvider -> provider
+    RetryingProvider -> InstrumentedProvider -> MeteredProvider -> ConcurrencyLimitedProvider
+        -> TimeoutProvider -> provider
 
 so every attempt (first try, retry or fallback) is checked against the budget and gets its own
 AttemptRecord; no backoff sleep holds a concurrency slot; the timeout bounds one attempt on the
@@ -57,6 +58,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
+from polyteam.attempts import AttemptScope, CostFn, log_retry, meter_cost
 from polyteam.errors import (
     FallbackExhaustedError,
     MalformedReplyError,
@@ -103,6 +105,8 @@ class AttemptRecord:
     estimated: bool = False
     call_id: str = ""  # one logical gateway.ask; retries and fallbacks share it
     endpoint: Endpoint | None = None  # for pricing; not written to the ledger
+    request_id: str | None = None  # the provider's id of the request (Completion.request_id)
+    finish_reason: str | None = None
 
 
 @dataclass(frozen=True)
@@ -139,6 +143,10 @@ class _Call:
     observers: tuple[AttemptObserver, ...] = ()
     attempts: int = 0
     answered_by: Endpoint | None = None
+    # the previous attempt, for InstrumentedProvider (retry, re-ask or fallback?)
+    last_llm: str = ""
+    last_ok: bool = False
+    last_error: str | None = None
 
 
 _CALL: ContextVar[_Call | None] = ContextVar("polyteam_gateway_call", default=None)
@@ -217,6 +225,7 @@ class RetryingProvider(WrapperProvider):
                 wait = self.policy.delay(exc, retries, self._rand())
                 if wait is None:
                     raise
+                log_retry(self.endpoint, exc, wait)
             retries += 1
             await self._sleep(wait)
 
@@ -232,6 +241,7 @@ class RetryingProvider(WrapperProvider):
                 wait = self.policy.delay(exc, retries, self._rand())
                 if wait is None:
                     raise
+                log_retry(self.endpoint, exc, wait)
             retries += 1
             await self._sleep(wait)
 
@@ -294,6 +304,8 @@ class MeteredProvider(WrapperProvider):
             estimated=completion.estimated if completion else False,
             call_id=call.call_id,
             endpoint=endpoint,
+            request_id=completion.request_id if completion else None,
+            finish_reason=completion.finish_reason if completion else None,
         )
         if record.ok:
             call.answered_by = endpoint
@@ -326,6 +338,50 @@ class MeteredProvider(WrapperProvider):
             self._finish(call, reserved, ts, started, completion, None if done else exc)
             raise
         self._finish(call, reserved, ts, started, completion)
+
+
+class InstrumentedProvider(WrapperProvider):
+    """Observes each attempt: a GenAI `chat` span, a run-log line, the captured call (`polyteam.attempts`).
+
+    Sits between the retry layer and the meter, so it sees every attempt the ledger records, in
+    the same order, with the same tokens; with no tracer, no log level and no capture it costs
+    one object per attempt.
+    """
+
+    def __init__(self, inner: Provider, cost: CostFn | None = None) -> None:
+        super().__init__(inner)
+        self._cost = cost
+
+    async def complete(self, messages: list[Message], options: CallOptions) -> Completion:
+        scope = AttemptScope(self.endpoint, messages, options, _CALL.get(), self._cost)
+        scope.begin()
+        try:
+            with scope.active():
+                completion = await self.inner.complete(messages, options)
+        except BaseException as exc:
+            scope.end(None, exc)
+            raise
+        scope.end(completion)
+        return completion
+
+    async def stream(
+        self, messages: list[Message], options: CallOptions
+    ) -> AsyncIterator[Delta | Completion]:
+        # the span is never current here: a context attached in a generator may be left in another
+        scope = AttemptScope(self.endpoint, messages, options, _CALL.get(), self._cost)
+        scope.begin()
+        completion: Completion | None = None
+        try:
+            async with contextlib.aclosing(self.inner.stream(messages, options)) as items:
+                async for item in items:
+                    if isinstance(item, Completion):
+                        completion = item
+                    yield item
+        except BaseException as exc:
+            done = completion is not None and isinstance(exc, GeneratorExit)
+            scope.end(completion, None if done else exc)
+            raise
+        scope.end(completion)
 
 
 class EndpointLimiter:
@@ -609,7 +665,7 @@ class Gateway:
             inner: Provider = TimeoutProvider(provider)
             if endpoint.max_concurrency:
                 inner = ConcurrencyLimitedProvider(inner, self.limits)
-            inner = MeteredProvider(inner, self.meter)
+            inner = InstrumentedProvider(MeteredProvider(inner, self.meter), meter_cost(self.meter))
             stack = self._stacks[llm] = RetryingProvider(
                 inner, self.policy, sleep=self._sleep, rand=self._rand
             )

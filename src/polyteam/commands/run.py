@@ -131,11 +131,12 @@ def run(
     overwrite: bool = False,
     quiet: bool = False,
     as_json: bool = False,
+    capture: bool = False,
 ) -> None:
     """Run (or resume) the standard team and print the summary; exits non-zero unless done.
 
     `as_json`: no live display, the summary as one JSON document on stdout (`run_json`), the
-    exit status unchanged.
+    exit status unchanged. `capture`: each prompt and reply in .polyteam/calls/ (polyteam.capture).
 
     Raises:
         UsageError: bad options (exit 2). ConfigError: a bad configuration (exit 2).
@@ -158,7 +159,7 @@ def run(
     if notice:
         errors.print(notice, markup=False, soft_wrap=True)
 
-    team = Team.standard(settings)
+    team = Team.standard(settings, capture=capture)
     progress = make_progress(console, quiet=quiet or as_json)
     try:
         with progress:

@@ -155,6 +155,7 @@ def completion_with_usage(
     model: str | None,
     finish_reason: str | None,
     max_tokens: int | None = None,
+    request_id: str | None = None,
 ) -> Completion:
     """The reply as a `Completion`: the usage the server reported, estimated where it sent none, and the
     text bounded by `max_tokens` (cut and marked when far over it).
@@ -176,6 +177,7 @@ def completion_with_usage(
         finish_reason="length" if truncated else finish_reason,
         estimated=reported_in is None or reported_out is None,
         truncated=truncated,
+        request_id=str(request_id) if request_id else None,
     )
 
 
@@ -187,3 +189,9 @@ def _usage_field(endpoint: Endpoint, which: str, value: object) -> int | None:
         shown = type(value).__name__ if not isinstance(value, int) or isinstance(value, bool) else "negative"
         raise make_error(ServerError, endpoint, f"malformed usage from the server: {which} tokens is {shown}")
     return value
+
+
+def reply_request_id(reply: Any) -> str | None:
+    """An SDK reply's request id: the server's request-id header (`_request_id`), else the reply's id."""
+    found = getattr(reply, "_request_id", None) or getattr(reply, "id", None)
+    return found if isinstance(found, str) and found else None

@@ -34,6 +34,7 @@ from polyteam.providers._common import (
     make_error,
     map_sdk_error,
     over_bound,
+    reply_request_id,
     retry_after,
     secret_value,
 )
@@ -142,6 +143,7 @@ class AnthropicProvider:
             model=getattr(reply, "model", None),
             finish_reason=getattr(reply, "stop_reason", None),
             max_tokens=options.max_tokens,
+            request_id=reply_request_id(reply),
         )
         return self._unless_refused(completion)
 
@@ -152,6 +154,7 @@ class AnthropicProvider:
         output_tokens: int | None = None
         model: str | None = None
         stop_reason: str | None = None
+        request_id: str | None = None
         finished = False
         size = 0
         try:
@@ -160,6 +163,7 @@ class AnthropicProvider:
                 async for event in events:
                     if event.type == "message_start":
                         model = event.message.model
+                        request_id = reply_request_id(event.message)
                         input_tokens = getattr(event.message.usage, "input_tokens", None)
                         output_tokens = getattr(event.message.usage, "output_tokens", None)
                     elif event.type == "content_block_delta":
@@ -191,6 +195,7 @@ class AnthropicProvider:
             model=model,
             finish_reason=stop_reason,
             max_tokens=options.max_tokens,
+            request_id=request_id,
         )
         yield self._unless_refused(completion)
 

@@ -103,6 +103,8 @@ class Completion:
     estimated: bool = False
     #: True when the reply was far over max_tokens and was cut (its text ends with a marker)
     truncated: bool = False
+    #: the provider's id for this request (its request-id header, else the reply's id), for support
+    request_id: str | None = None
 
 
 @dataclass(frozen=True)

@@ -34,6 +34,7 @@ from polyteam.providers._common import (
     make_error,
     map_sdk_error,
     over_bound,
+    reply_request_id,
     retry_after,
     secret_value,
 )
@@ -149,6 +150,7 @@ class OpenAIProvider:
             model=getattr(reply, "model", None),
             finish_reason=choice.finish_reason,
             max_tokens=options.max_tokens,
+            request_id=reply_request_id(reply),
         )
 
     async def stream(self, messages: list[Message], options: CallOptions) -> Stream:
@@ -158,11 +160,13 @@ class OpenAIProvider:
         usage: Any = None
         model: str | None = None
         finish_reason: str | None = None
+        request_id: str | None = None
         try:
             chunks = await self._pick().chat.completions.create(**self._stream_request(messages, options))
             async with chunks:
                 async for chunk in chunks:
                     model = getattr(chunk, "model", None) or model
+                    request_id = request_id or reply_request_id(chunk)
                     usage = getattr(chunk, "usage", None) or usage
                     for choice in getattr(chunk, "choices", None) or ():
                         content = choice.delta.content if choice.delta else None
@@ -187,6 +191,7 @@ class OpenAIProvider:
             model=model,
             finish_reason=finish_reason,
             max_tokens=options.max_tokens,
+            request_id=request_id,
         )
 
     async def aclose(self) -> None:
@@ -206,6 +211,7 @@ class OpenAIProvider:
         model: str | None,
         finish_reason: str | None,
         max_tokens: int,
+        request_id: str | None = None,
     ) -> Completion:
         prompt = getattr(usage, "prompt_tokens", None) if usage is not None else None
         output = getattr(usage, "completion_tokens", None) if usage is not None else None
@@ -218,6 +224,7 @@ class OpenAIProvider:
             model=model,
             finish_reason=finish_reason,
             max_tokens=max_tokens,
+            request_id=request_id,
         )
 
     def _map_error(self, exc: BaseException) -> ProviderError:

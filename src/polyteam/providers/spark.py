@@ -127,6 +127,7 @@ class SparkProvider:
             kwargs["proxy"] = self.endpoint.proxy
         parts: list[str] = []
         usage: dict[str, Any] = {}
+        sid: str | None = None  # Spark's request id, in every frame's header
         try:
             async with connect(url, **kwargs) as ws:
                 await ws.send(json.dumps(self._frame(messages, options), ensure_ascii=False))
@@ -134,6 +135,7 @@ class SparkProvider:
                 async for raw in ws:
                     frame = json.loads(raw)
                     header = frame.get("header") or {}
+                    sid = sid or header.get("sid")
                     code = int(header.get("code") or 0)
                     if code != 0:
                         raise SparkFrameError(code, str(header.get("message") or ""))
@@ -160,6 +162,7 @@ class SparkProvider:
             model=self.domain,
             finish_reason="stop",
             max_tokens=options.max_tokens,
+            request_id=sid,
         )
 
     async def aclose(self) -> None:

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from polyteam import telemetry
 from polyteam.errors import BudgetExceededError, PolyteamError, UnsafePathError
 from polyteam.redact import redact
 from polyteam.team.environment import Environment
@@ -149,7 +150,9 @@ class RunContext:
             raise RunStopped
         self.emit("start", role, action=action.name, key=key, llm=self.route_llm(role, action.name))
         try:
-            result = await self.runner(self.gateway, role, action, inputs)
+            result = await telemetry.in_action(
+                role, action.name, key, self.runner(self.gateway, role, action, inputs)
+            )
         except BudgetExceededError as exc:
             self.request_stop("budget", exc, role, key)
             raise RunStopped from exc

@@ -22,12 +22,13 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from polyteam import telemetry
 from polyteam.team.context import ActionRunner, EventSink, RunContext, RunStopped
 from polyteam.team.environment import Environment
 from polyteam.team.message import USER_REQUIREMENT, TeamMessage
 from polyteam.team.role import Role
 from polyteam.team.state import RunState
-from polyteam.workspace import Workspace, create_project_dir, requirement_slug
+from polyteam.workspace import STATE_DIR, Workspace, create_project_dir, requirement_slug
 
 DEFAULT_MAX_ROUNDS = 20
 
@@ -75,6 +76,9 @@ class _ProjectMeter:
     def record(self, record: Any, reserved: float) -> None:
         self.inner.record(record, reserved)
 
+    def quote(self, endpoint: Any) -> Any:  # the price of a chat span (polyteam.attempts)
+        return self.inner.quote(endpoint)
+
     def relocate(self, project_dir: Path) -> None:
         self.inner = self._factory(project_dir)
 
@@ -99,6 +103,7 @@ class Team:
         meter_factory: Callable[[Path, float | None], Any] | None = None,
         runner: ActionRunner | None = None,
         max_rounds: int = DEFAULT_MAX_ROUNDS,
+        capture: bool = False,
     ) -> None:
         """`gateway_factory(meter)` and `meter_factory(project_dir, budget)` replace the real
         gateway and cost meter (tests); `runner` replaces `run_action`."""
@@ -108,6 +113,7 @@ class Team:
         self._meter_factory = meter_factory
         self._runner = runner
         self.max_rounds = max_rounds
+        self.capture = capture  # keep each prompt and reply in .polyteam/calls/ (polyteam.capture)
         self._workspace: Workspace | None = None
 
     @property
@@ -228,7 +234,10 @@ class Team:
         state.status = "running"
         await ctx.asave()
         try:
-            limited = await self._drive(ctx, state.requirement)
+            limited = await telemetry.in_workflow(
+                self._drive(ctx, state.requirement), project=lambda: ws.root, resumed=resumed,
+                calls_dir=(lambda: ws.root / STATE_DIR / "calls") if self.capture else None,
+            )  # fmt: skip
         except (asyncio.CancelledError, KeyboardInterrupt):
             state.status = "interrupted"
             ctx.save()  # blocking on purpose: the loop is being torn down; final, so files are durable
@@ -310,7 +319,7 @@ class Team:
     async def _react(self, role: Role, message: TeamMessage, ctx: RunContext) -> None:
         ctx.emit("role", role.name, detail="working")
         try:
-            await role.react(message, ctx)
+            await telemetry.in_agent(role.name, message.cause_by, role.react(message, ctx))
         except RunStopped:
             ctx.emit("role", role.name, detail="stopped")
             raise
