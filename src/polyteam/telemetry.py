@@ -230,26 +230,29 @@ def _describe_result(span: Any, result: Any) -> None:
 
 
 def _log_result(role: str, key: str, result: Any) -> None:
+    """One line per finished action; its repairs, invalid replies and gate failures were logged
+    as they happened (`decision`, from the structured-output stage)."""
     if not team_log.isEnabledFor(logging.INFO):
         return
-    for fix in getattr(result, "fixes", None) or ():
-        team_log.info("repair %s/%s: %s", role, key, fix)
-    reasks = int(getattr(result, "reasks", 0) or 0)
-    if reasks:
-        team_log.info("re-ask %s/%s: %d re-ask(s) after an invalid reply", role, key, reasks)
-    gates = int(getattr(result, "gate_failures", 0) or 0)
-    if gates:
-        team_log.info("gate %s/%s: %d gate failure(s) sent back as re-asks", role, key, gates)
+    counts = ", ".join(
+        f"{int(getattr(result, name, 0) or 0)} {label}"
+        for name, label in (
+            ("repairs", "repair(s)"),
+            ("reasks", "re-ask(s)"),
+            ("gate_failures", "gate failure(s)"),
+            ("fallbacks", "fallback(s)"),
+        )
+    )
     team_log.info(
-        "done %s/%s by %s: %s call(s), %s+%s tokens, %d repair(s), %d fallback(s)",
+        "done %s/%s by %s: %s call(s), %s+%s tokens, %s%s",
         role,
         key,
         getattr(result, "llm", "?"),
         getattr(result, "calls", "?"),
         getattr(result, "input_tokens", "?"),
         getattr(result, "output_tokens", "?"),
-        int(getattr(result, "repairs", 0) or 0),
-        int(getattr(result, "fallbacks", 0) or 0),
+        counts,
+        " (degraded)" if getattr(result, "degraded", False) else "",
     )
 
 

@@ -148,6 +148,7 @@ def test_log_lines_are_redacted_and_one_line(monkeypatch: pytest.MonkeyPatch) ->
     handler = StderrHandler()
     handler.setFormatter(RedactingFormatter("%(message)s"))
     logger = logging.getLogger("polyteam.test-redaction")
+    logger.propagate = False  # only our handler sees the raw record (pytest's capture would keep it)
     logger.addHandler(handler)
     logger.setLevel(logging.INFO)
     try:

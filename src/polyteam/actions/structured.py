@@ -21,6 +21,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from polyteam import telemetry
 from polyteam.actions.base import REASK_TEMPLATE, Action, ActionInput, ActionResult, OutputModel
 from polyteam.actions.gates import GateError
 from polyteam.errors import FallbackExhaustedError, MalformedReplyError, PolyteamError, ProviderError
@@ -140,8 +141,13 @@ class StructuredStage:
                 if isinstance(exc, GateError):
                     self.tally.count(llm, "gate_failures")
                 self.tally.problems.append(f"{llm}: {problem}")
+                then = f"giving up on {llm}" if reask else "re-asking"
+                telemetry.decision(
+                    "gate" if isinstance(exc, GateError) else "invalid", f"{llm}: {problem}; {then}"
+                )
                 continue
             if fixes:
+                telemetry.decision("repair", f"{llm}: " + "; ".join(fixes))
                 self.tally.count(llm, "repairs")
                 self.tally.fixes.extend(f for f in fixes if f not in self.tally.fixes)
             return Accepted(output, llm)
