@@ -180,3 +180,16 @@ async def test_capture_writes_one_redacted_file_per_attempt(tmp_path: Path) -> N
     assert answered["key"] == "WriteCode:src/app.py" and answered["attempt_kind"] == "retry"
     for name in files:
         assert_no_canary((calls / name).read_text(), name)
+
+
+async def test_a_streamed_attempt_gets_its_chat_span_and_a_broken_one_fails_it(exporter: Any) -> None:
+    provider = ScriptedProvider(endpoint("a"), [(["par", "tial"], err(ServerError)), done("two words")])
+    gw, _ = gateway_for({"a": provider}, {}, "a")
+    pieces: list[str] = []
+    answer = await gw.ask("Engineer", "WriteCode", MESSAGES, on_delta=pieces.append)
+    assert answer.completion.text == "two words"
+    broken, good = exporter.get_finished_spans()
+    assert broken.attributes["error.type"] == "ServerError"
+    assert good.attributes["polyteam.attempt.kind"] == "retry"
+    assert good.attributes["gen_ai.usage.output_tokens"] == 2
+    assert good.attributes["gen_ai.response.finish_reasons"] == ("stop",)
