@@ -364,9 +364,7 @@ class InstrumentedProvider(WrapperProvider):
         scope.end(completion)
         return completion
 
-    async def stream(
-        self, messages: list[Message], options: CallOptions
-    ) -> AsyncIterator[Delta | Completion]:
+    async def stream(self, messages: list[Message], options: CallOptions) -> Stream:
         # the span is never current here: a context attached in a generator may be left in another
         scope = AttemptScope(self.endpoint, messages, options, _CALL.get(), self._cost)
         scope.begin()

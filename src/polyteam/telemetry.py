@@ -26,11 +26,10 @@ from __future__ import annotations
 import logging
 import os
 import sys
-import time
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -139,7 +138,6 @@ class RunScope:
     calls_dir: Callable[[], Path] | None = None
     span: Any = None  # the workflow span: every reaction nests under it, whoever published its message
     seq: int = 0
-    started: float = field(default_factory=time.monotonic)
 
 
 _RUN: ContextVar[RunScope | None] = ContextVar("polyteam_run_scope", default=None)
