@@ -64,7 +64,7 @@ class Endpoint:
         """Whether the provider bills these calls: its kind says, or (OpenAI-compatible) its host."""
         from polyteam.providers.kinds import is_hosted
 
-        return is_hosted(self)
+        return is_hosted(self.kind, (self.base_url, *self.bases))
 
     @property
     def key(self) -> tuple[str, str, str]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from typing import TYPE_CHECKING
+from collections.abc import Sequence
 from urllib.parse import urlsplit
 
 from polyteam.providers.anthropic_spec import CLAUDE
@@ -20,9 +20,6 @@ from polyteam.providers.openai_spec import OPEN_LLM, OPENAI
 from polyteam.providers.spark_spec import SPARK
 from polyteam.providers.spec import ProviderSpec
 from polyteam.providers.zhipu_spec import ZHIPU
-
-if TYPE_CHECKING:
-    from polyteam.providers.base import Endpoint
 
 #: every kind, in the order the default LLM is chosen (DESIGN §2)
 SPECS: tuple[ProviderSpec, ...] = (OPENAI, CLAUDE, SPARK, ZHIPU, OPEN_LLM, LOCAL)
@@ -88,12 +85,12 @@ def is_private_host(url: str) -> bool:
     return address.is_loopback or address.is_private or address.is_link_local
 
 
-def is_hosted(endpoint: Endpoint) -> bool:
-    """Whether calls to `endpoint` are billed: the kind says, or for OpenAI-compatible servers its host."""
+def is_hosted(kind: str, base_urls: Sequence[str]) -> bool:
+    """Whether calls to an endpoint are billed: its kind says, or for OpenAI-compatible servers its host."""
     try:
-        hosted = BY_NAME[endpoint.kind].hosted
+        hosted = BY_NAME[kind].hosted
     except KeyError:
         return True
     if hosted is not None:
         return hosted
-    return not all(is_private_host(b) for b in (endpoint.base_url, *endpoint.bases))
+    return not all(is_private_host(b) for b in base_urls)
