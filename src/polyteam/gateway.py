@@ -356,8 +356,11 @@ class InstrumentedProvider(WrapperProvider):
         scope = AttemptScope(self.endpoint, messages, options, _CALL.get(), self._cost)
         scope.begin()
         try:
-            with scope.active():
+            if scope.span is None:  # no tracer: no context to switch
                 completion = await self.inner.complete(messages, options)
+            else:
+                with scope.active():
+                    completion = await self.inner.complete(messages, options)
         except BaseException as exc:
             scope.end(None, exc)
             raise

@@ -23,6 +23,7 @@ place, and `polyteam.capture` one file per attempt when the run asked for it.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import sys
@@ -54,12 +55,18 @@ team_log = logging.getLogger("polyteam.team")
 _cached: tuple[Any, Any] | None = None  # (tracer provider, our tracer)
 
 
+@functools.cache
+def _provider_from_env() -> bool:
+    """Whether OTEL_PYTHON_TRACER_PROVIDER names a provider (read once, as OpenTelemetry reads it)."""
+    return bool(os.environ.get("OTEL_PYTHON_TRACER_PROVIDER"))
+
+
 def tracer() -> Any | None:
     """Our tracer when a real tracer provider is set, else None (and nothing is imported)."""
     global _cached
     trace: Any = sys.modules.get("opentelemetry.trace")
     if trace is None:
-        if not os.environ.get("OTEL_PYTHON_TRACER_PROVIDER"):
+        if not _provider_from_env():
             return None  # nothing imported OpenTelemetry: no provider can have been set
         import opentelemetry.trace
 

@@ -36,7 +36,9 @@ def _config(tmp_path: Path, base_url: str) -> Path:
 
 
 def _ledger(project: Path) -> list[dict[str, Any]]:
-    return [json.loads(x) for x in (project / ".polyteam/ledger.jsonl").read_text().splitlines()]
+    """The ledger's attempt lines (an "event" line, such as a started marker, is not an attempt)."""
+    lines = (project / ".polyteam/ledger.jsonl").read_text().splitlines()
+    return [row for row in map(json.loads, lines) if "event" not in row]
 
 
 def _run(tmp_path: Path, cfg: Path, *flags: str, env: dict[str, str] | None = None) -> Any:

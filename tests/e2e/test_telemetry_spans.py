@@ -58,8 +58,9 @@ def _run_team(emu: Any, tmp_path: Path) -> tuple[Path, Any, list[Any]]:
 
 
 def _ledger(project: Path) -> list[dict[str, Any]]:
+    """The ledger's attempt lines (an "event" line, such as a started marker, is not an attempt)."""
     lines = (project / ".polyteam" / "ledger.jsonl").read_text().splitlines()
-    return [json.loads(line) for line in lines]
+    return [row for row in map(json.loads, lines) if "event" not in row]
 
 
 def _by_operation(spans: list[Any]) -> dict[str, list[Any]]:
