@@ -4,7 +4,7 @@ Stdlib asyncio in a thread, OpenAI chat-completions wire (non-streaming and SSE)
 deliberately simple: a request's key is (action from the system line, JSON schema sent or not,
 re-ask or first ask); the recorded replies of that key are served in turn (round robin), falling
 back to the action's replies of any key, then to "{}". `think=True` puts a reasoning block in front
-of every reply, so a test can prove no prompt ever carries it. Every request body is kept in
+of every reply (and a `reasoning_content` beside it), so a test can prove no prompt ever carries it. Every request body is kept in
 `requests` for the test's assertions.
 """
 
@@ -93,7 +93,10 @@ class ReplayServer:
         usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]
         if body.get("stream"):
             return self._sse(text, usage), b"text/event-stream"
-        choice = {"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}
+        message = {"role": "assistant", "content": text}
+        if self.think:  # as reasoning servers send it (vLLM, DeepSeek): never part of the answer
+            message["reasoning_content"] = f"{THINK_MARK} {{\"project_name\": \"wrong\"}}"
+        choice = {"index": 0, "message": message, "finish_reason": "stop"}
         reply = {
             "id": "replay",
             "object": "chat.completion",
