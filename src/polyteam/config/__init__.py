@@ -85,8 +85,9 @@ def load_settings(
     if resolution.issues or resolution.router is None:
         raise ConfigError(resolution.issues)
     warnings = tuple(redact(str(w)) for w in resolution.warnings)
-    for line in warnings if on_warning is not None else ():
-        on_warning(line)
+    if on_warning is not None:
+        for line in warnings:
+            on_warning(line)
     values = resolution.values
     return Settings(
         router=resolution.router,

@@ -30,6 +30,7 @@ from polyteam.providers._common import (
     DEFAULT_TIMEOUT_S,
     completion_with_usage,
     make_error,
+    over_bound,
     retry_after,
     secret_value,
 )
@@ -126,6 +127,7 @@ class SparkProvider:
         if self.endpoint.proxy:
             kwargs["proxy"] = self.endpoint.proxy
         parts: list[str] = []
+        size = 0
         usage: dict[str, Any] = {}
         sid: str | None = None  # Spark's request id, in every frame's header
         try:
@@ -144,10 +146,14 @@ class SparkProvider:
                         content = piece.get("content") or ""
                         if content:
                             parts.append(content)
+                            size += len(content)
                             yield Delta(content)
                     usage = (payload.get("usage") or {}).get("text") or usage
                     if header.get("status") == 2 or (payload.get("choices") or {}).get("status") == 2:
                         finished = True
+                        break
+                    if over_bound(size, options.max_tokens):
+                        finished = True  # far past max_tokens: stop reading (the text is cut below)
                         break
                 if not finished:
                     raise SparkStreamEnded("the socket closed before the last frame")
