@@ -48,7 +48,7 @@ async def _proxy(upstream: str, key: str, log: Path, grammar: bool) -> tuple[Any
 
     async def chat(request: web.Request) -> web.Response:
         body = await request.json()
-        body.setdefault("repeat_penalty", 1.2)  # what LocalProvider sends (polyteam.sampling)
+        body.setdefault("repeat_penalty", 1.2)  # what LocalProvider sends (polyteam.providers.sampling)
         if not grammar:
             body.pop("response_format", None)
         started = time.perf_counter()

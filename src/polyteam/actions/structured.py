@@ -9,7 +9,7 @@ that stay invalid alike. When every LLM of the chain answered but none validly, 
 simpler format is asked for (`Action.degrade`), else built from the inputs (`Action.last_resort`);
 the result is marked degraded. Only when no LLM answers at all does the error propagate.
 Also the per-endpoint call options: the token cap for tiny models, and the small-model sampling
-of `polyteam.sampling`.
+of `polyteam.providers.sampling`.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from polyteam.actions.base import REASK_TEMPLATE, Action, ActionInput, ActionRes
 from polyteam.actions.gates import GateError
 from polyteam.errors import FallbackExhaustedError, MalformedReplyError, PolyteamError, ProviderError
 from polyteam.providers.base import CallOptions, Completion, Endpoint, Message, Provider
-from polyteam.sampling import sampling_for
+from polyteam.providers.sampling import sampling_for
 
 __all__ = ["GatewayLike", "StructuredStage", "Tally", "call_options", "run_action"]
 

@@ -39,9 +39,9 @@ from polyteam.providers.local_spec import (
     bundled_gguf_path,
     has_runtime,
 )
-from polyteam.sampling import SMALL_MODEL_REPEAT_PENALTY as DEFAULT_REPEAT_PENALTY
-from polyteam.sampling import SMALL_MODEL_TEMPERATURE as DEFAULT_TEMPERATURE
-from polyteam.sampling import small_model_defaults
+from polyteam.providers.sampling import SMALL_MODEL_REPEAT_PENALTY as DEFAULT_REPEAT_PENALTY
+from polyteam.providers.sampling import SMALL_MODEL_TEMPERATURE as DEFAULT_TEMPERATURE
+from polyteam.providers.sampling import small_model_defaults
 
 __all__ = [
     "BUNDLED_ALIAS",
@@ -217,7 +217,7 @@ class LocalProvider:
 
     @staticmethod
     def _with_defaults(options: CallOptions) -> CallOptions:
-        # the one place for these defaults is polyteam.sampling (the team's call options use it too)
+        # the one place for these defaults is polyteam.providers.sampling (the team's call options use it too)
         return small_model_defaults(options, local=True)
 
 
