@@ -68,7 +68,10 @@ def run(
     review_k: Annotated[int | None, typer.Option("--review-k", help="Code review rounds (0: off).")] = None,
     resume: Annotated[Path | None, typer.Option("--resume", help="Continue a stopped run.")] = None,
     overwrite: Annotated[
-        bool, typer.Option("--overwrite", help="Replace an existing project folder.")
+        bool, typer.Option("--overwrite", help="Replace an earlier run of the same requirement.")
+    ] = False,
+    redo: Annotated[
+        bool, typer.Option("--redo", help="With --resume of a finished run: write its files again.")
     ] = False,
     quiet: Annotated[bool, typer.Option("--quiet", help="Only the final summary.")] = False,
     as_json: Annotated[
@@ -89,6 +92,7 @@ def run(
         review_k=review_k,
         resume=resume,
         overwrite=overwrite,
+        redo=redo,
         quiet=quiet,
         as_json=as_json,
         capture=capture,

@@ -14,6 +14,7 @@ from typing import Any
 from polyteam.redact import redact
 from polyteam.team.message import RunEvent
 from polyteam.team.roles import STANDARD_ROLES
+from polyteam.terminal import printable
 
 #: the rows of the live display, in the roster's order (a role outside it gets a row when it first acts)
 ROLE_ORDER = tuple(role.name for role in STANDARD_ROLES)
@@ -81,7 +82,12 @@ class ProgressModel:
 
 
 def describe(event: RunEvent) -> str | None:
-    """One plain log line for an event (None: not worth a line)."""
+    """One plain log line for an event (None: not worth a line), redacted and safe for a terminal."""
+    line = _describe(event)
+    return None if line is None else printable(redact(line), keep_newlines=False)
+
+
+def _describe(event: RunEvent) -> str | None:
     who = f"{event.role:<14}"
     if event.kind == "start":
         return f"{who} {event.key or event.action} -> {event.llm}"
@@ -147,13 +153,13 @@ class LiveProgress:
             style = {"working": "yellow", "done": "green", "failed": "red", "stopped": "red"}.get(
                 v.state, "dim"
             )
-            doing = ", ".join(sorted(v.active))[:48]
+            doing = printable(", ".join(sorted(v.active)), keep_newlines=False)[:48]
             if v.cached:
                 doing = (doing + " " if doing else "") + f"({v.cached} from checkpoint)"
             table.add_row(
                 v.role,
                 f"[{style}]{v.state}[/]",
-                redact(", ".join(v.llms)) or "-",
+                printable(redact(", ".join(v.llms)), keep_newlines=False) or "-",
                 f"{v.input_tokens:,}/{v.output_tokens:,}",
                 f"{v.elapsed(now):.1f}s",
                 doing,

@@ -93,6 +93,35 @@ def redact(text: str) -> str:
     return text
 
 
+def redact_secrets(text: str) -> str:
+    """`text` with every *registered* secret masked, nothing else: for a model's own output (code,
+    docs), where the patterns of `redact` would also mask code such as `password = "..."`."""
+    if not text:
+        return text
+    with _lock:
+        secret_re = _secret_re
+    return secret_re.sub(MASK, text) if secret_re is not None else text
+
+
+def has_registered_secrets() -> bool:
+    """Whether any secret is registered (nothing to mask in a model's output otherwise)."""
+    with _lock:
+        return _secret_re is not None
+
+
+def redact_secrets_obj(value: Any) -> Any:
+    """`redact_secrets` of every string inside a JSON-like value (dict keys too); tuples become lists."""
+    if isinstance(value, str):
+        return redact_secrets(value)
+    if isinstance(value, dict):
+        return {
+            (redact_secrets(k) if isinstance(k, str) else k): redact_secrets_obj(v) for k, v in value.items()
+        }
+    if isinstance(value, (list, tuple)):
+        return [redact_secrets_obj(v) for v in value]
+    return value
+
+
 def redact_obj(value: Any) -> Any:
     """Redact every string inside a JSON-like value (dict keys too); tuples become lists."""
     if isinstance(value, str):

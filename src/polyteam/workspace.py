@@ -1,58 +1,76 @@
-"""The project folder on disk: where it goes, what its name may be, which paths are safe, atomic writes.
+"""The project folder on disk: creating it under its one name, and the writes inside it.
 
-Owns: sanitising project names, creating a project folder without overwriting an existing one
-(suffix `-2`, `-3`… unless asked to replace a previous polyteam project), confining every path a
-model names to the project (no absolute paths, drives, `..`, NUL bytes, reserved device names,
-symlink escapes; raise `UnsafePathError` so the caller can report and skip), and writing files
-atomically (temp file in the same folder, fsync, `os.replace`, fsync of the folder).
+Owns: naming a project folder from free text (`sanitize_project_name`, `requirement_slug`),
+creating it race-free without touching an existing folder (`mkdir` with `exist_ok=False`, then
+`-2`, `-3`… until one is free; `--overwrite` replaces only a previous polyteam run of the same
+requirement, moved aside atomically first), resolving a checked name to a path that stays inside
+the project (no symlink escapes; a file where a folder must go is an `UnsafePathError`, reported
+and skipped by the caller), writing project files without clobbering what a user changed
+(`awrite_guarded`), and checkpointing `.polyteam/state.json`.
 
 A running team uses the async writes, which never block the event loop (the work runs in a worker
 thread, `asyncio.to_thread`): `awrite_text` writes a project file atomically (temp file +
 `os.replace`, so a killed process leaves the old file or the new one) without an fsync of its own,
-and `asave_state` checkpoints `.polyteam/state.json` the same way: atomic, and kept by the page cache
-through a kill -9, but not fsynced, so the chain of calls never waits on the disk (issue 15). Only a
-final checkpoint (the run's end, the interrupt path) is durable (fsync of the file and its folder).
-Checkpoints are written one at a time, newest wins (a snapshot older than the one on disk is never
-written), and saves that pile up while one is being written are coalesced into one write. A
-checkpoint with `final=True` (the run's end) first fsyncs every project file written since the last
-such checkpoint and their folders, so a final checkpoint is durable only after the artifacts it
-refers to; an earlier checkpoint holds the outputs themselves, and a resume rewrites the files from
-it.
+and `asave_state` checkpoints the same way: atomic, and kept by the page cache through a kill -9,
+but not fsynced, so the chain of calls never waits on the disk (issue 15). Only a final checkpoint
+(the run's end, the interrupt path) is durable (fsync of the file and its folder). Checkpoints are written
+one at a time, newest wins (a snapshot older than the one on disk is never written), and saves that
+pile up while one is being written are coalesced into one write. A checkpoint with `final=True`
+(the run's end) first fsyncs every project file written since the last such checkpoint and their
+folders, so a final checkpoint is durable only after the artifacts it refers to.
 
-Leaves to others: what goes into the files (roles), the run state's shape (`team/state.py`),
-the ledger (`polyteam.cost`). Nothing written here is ever executed or imported (DESIGN §6).
+Leaves to others: which names are safe (`polyteam.safepath`), the atomic write itself
+(`polyteam.atomic`), what goes into the files (roles), the run state's shape and its validation
+(`team/state.py`), the ledger (`polyteam.cost`). Nothing written here is ever executed.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import hashlib
 import itertools
 import json
 import os
 import re
 import shutil
-import tempfile
 import threading
 import unicodedata
-from pathlib import Path, PurePosixPath
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+from polyteam.atomic import atomic_write_bytes, fsync_paths
 from polyteam.errors import PolyteamError, UnsafePathError
+from polyteam.safepath import (
+    RESERVED_DEVICES,
+    STATE_DIR,
+    STATE_FILE,
+    check_relative_path,
+    is_binary_asset,
+    shown_name,
+)
 
-#: run state, ledger and anything else polyteam keeps about a run
-STATE_DIR = ".polyteam"
-STATE_FILE = "state.json"
+__all__ = [
+    "STATE_DIR",
+    "STATE_FILE",
+    "Workspace",
+    "WriteOutcome",
+    "atomic_write_bytes",
+    "check_relative_path",
+    "content_hash",
+    "create_project_dir",
+    "is_binary_asset",
+    "is_polyteam_project",
+    "requirement_slug",
+    "sanitize_project_name",
+]
 
-#: Windows device names: unsafe as any path component, with or without an extension
-_RESERVED = {"CON", "PRN", "AUX", "NUL", "CONIN$", "CONOUT$"}
-_RESERVED |= {f"COM{i}" for i in range(1, 10)} | {f"LPT{i}" for i in range(1, 10)}
-_RESERVED |= {f"COM{c}" for c in "¹²³"} | {f"LPT{c}" for c in "¹²³"}
-#: top-level folders a model may not write into
-_PROTECTED_TOP = {STATE_DIR, ".git"}
-_MAX_COMPONENT = 120
-_MAX_DEPTH = 12
 _NAME_MAX = 60
+_MAX_SUFFIX = 10_000
+#: the name polyteam writes its version under when a user changed the file (`main.py` ->
+#: `main.py.polyteam-new`)
+BESIDE_SUFFIX = ".polyteam-new"
 
 
 def sanitize_project_name(name: str, fallback: str = "project") -> str:
@@ -67,13 +85,13 @@ def sanitize_project_name(name: str, fallback: str = "project") -> str:
     text = re.sub(r"_+", "_", text)[:_NAME_MAX].strip("_-")
     if not text:
         text = fallback
-    if text.upper() in _RESERVED:
+    if text.upper() in RESERVED_DEVICES:
         text = f"{text}_project"
     return text
 
 
 def requirement_slug(requirement: str, words: int = 5) -> str:
-    """A short folder name from the first words of a requirement (used until the PRD names the project)."""
+    """The project folder's name: the first words of the requirement, sanitised."""
     return sanitize_project_name(" ".join((requirement or "").split()[:words]))
 
 
@@ -82,26 +100,48 @@ def is_polyteam_project(path: Path) -> bool:
     return (path / STATE_DIR).is_dir()
 
 
-def unique_dir(parent: Path, name: str, *, allow: Path | None = None) -> Path:
-    """`parent/name`, or `name-2`, `name-3`… the first that does not exist (or is `allow`)."""
-    candidate = parent / name
-    n = 1
-    while candidate.exists() or candidate.is_symlink():
-        if allow is not None and candidate == allow:
-            return candidate
-        n += 1
-        candidate = parent / f"{name}-{n}"
-    return candidate
+def content_hash(data: bytes) -> str:
+    """The hash the run state keeps of a file polyteam wrote (to tell a user's edit on resume)."""
+    return hashlib.sha256(data).hexdigest()
 
 
-def create_project_dir(workdir: Path, name: str, *, overwrite: bool = False) -> Path:
-    """Create and return the project folder `workdir/<sanitised name>`.
+def _saved_requirement(project: Path) -> str | None:
+    try:
+        data = json.loads((project / STATE_DIR / STATE_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    value = data.get("requirement") if isinstance(data, dict) else None
+    return value if isinstance(value, str) else None
+
+
+def _replaceable(target: Path, requirement: str | None) -> bool:
+    """`--overwrite` may replace `target` only if it is a polyteam project of this requirement."""
+    if target.is_symlink() or not target.is_dir() or not is_polyteam_project(target):
+        return False
+    return requirement is None or (_saved_requirement(target) or "").strip() == requirement.strip()
+
+
+def _discard(target: Path) -> None:
+    """Move `target` aside under a unique name (atomic: a racing run sees it gone), then delete it."""
+    aside = target.with_name(f".{target.name}.replaced-{uuid.uuid4().hex[:12]}")
+    try:
+        os.rename(target, aside)
+    except FileNotFoundError:  # another run replaced it first
+        return
+    shutil.rmtree(aside, ignore_errors=True)
+
+
+def create_project_dir(
+    workdir: Path, name: str, *, overwrite: bool = False, requirement: str | None = None
+) -> Path:
+    """Create and return the project folder `workdir/<sanitised name>` (or `-2`, `-3`…).
 
     An existing folder is never touched unless `overwrite` is set *and* it is a previous polyteam
-    project (then it is removed first); otherwise the name gets a `-2`, `-3`… suffix.
+    project of the same `requirement` (then it is moved aside and removed); otherwise the name gets
+    the first free suffix. Race-free: each candidate is created with `exist_ok=False`.
 
     Raises:
-        PolyteamError: the work folder cannot be created.
+        PolyteamError: the work folder or the project folder cannot be created.
     """
     workdir = Path(workdir)
     try:
@@ -111,183 +151,33 @@ def create_project_dir(workdir: Path, name: str, *, overwrite: bool = False) -> 
             f"cannot create the work folder {workdir}: {exc.strerror}; choose another --workdir"
         ) from exc
     safe = sanitize_project_name(name)
-    target = workdir / safe
-    if overwrite and target.is_dir() and not target.is_symlink() and is_polyteam_project(target):
-        shutil.rmtree(target)
-    target = unique_dir(workdir, safe)
-    target.mkdir()
-    return target
-
-
-def move_project_dir(current: Path, workdir: Path, name: str, *, overwrite: bool = False) -> Path:
-    """Rename the project folder `current` to `workdir/<sanitised name>` under the same rules.
-
-    Used once the PRD names the project; returns the new path (or `current` when the name fits).
-    """
-    safe = sanitize_project_name(name)
-    target = workdir / safe
-    if target == current:
-        return current
-    if overwrite and target.is_dir() and not target.is_symlink() and is_polyteam_project(target):
-        shutil.rmtree(target)
-    target = unique_dir(workdir, safe, allow=current)
-    if target != current:
-        os.rename(current, target)
-    return target
-
-
-#: files a model cannot write as text (images, audio, archives, binaries): planned, never requested
-BINARY_SUFFIXES = frozenset(
-    [
-        ".png",
-        ".jpg",
-        ".jpeg",
-        ".gif",
-        ".bmp",
-        ".ico",
-        ".webp",
-        ".tif",
-        ".tiff",
-        ".psd",
-        ".mp3",
-        ".wav",
-        ".ogg",
-        ".flac",
-        ".mp4",
-        ".avi",
-        ".mov",
-        ".mkv",
-        ".zip",
-        ".tar",
-        ".gz",
-        ".tgz",
-        ".bz2",
-        ".xz",
-        ".7z",
-        ".rar",
-        ".pdf",
-        ".exe",
-        ".dll",
-        ".so",
-        ".dylib",
-        ".bin",
-        ".o",
-        ".a",
-        ".pyc",
-        ".class",
-        ".jar",
-        ".db",
-        ".sqlite",
-        ".sqlite3",
-        ".ttf",
-        ".otf",
-        ".woff",
-        ".woff2",
-        ".eot",
-        ".npy",
-        ".pkl",
-        ".pickle",
-        ".h5",
-        ".onnx",
-        ".gguf",
-    ]
-)
-
-
-def is_binary_asset(name: str) -> bool:
-    """Whether `name` is a binary asset (by its suffix): a model writes text, so it is not requested."""
-    return PurePosixPath(name.replace("\\", "/")).suffix.lower() in BINARY_SUFFIXES
-
-
-def check_relative_path(name: str) -> PurePosixPath:
-    """Validate a file name a model produced and return it as a clean relative POSIX path.
-
-    This is the lexical check (no file system access); `Workspace.resolve` adds the symlink check.
-
-    Raises:
-        UnsafePathError: empty, NUL byte, absolute, a drive, `..`, a reserved device name, a
-            protected folder (`.polyteam`, `.git`), or too long/deep.
-    """
-    if not isinstance(name, str) or not name.strip():
-        raise UnsafePathError("empty file name")
-    shown = name.encode("unicode_escape").decode("ascii")[:80]
-    if "\x00" in name or any(ord(c) < 32 for c in name):
-        raise UnsafePathError(f"{shown!r}: control character or NUL byte in the file name")
-    text = name.strip().replace("\\", "/")
-    if text.startswith("/") or re.match(r"^[A-Za-z]:", text) or text.startswith("~"):
-        raise UnsafePathError(f"{shown!r}: absolute path; file names must be relative to the project")
-    parts = [p for p in text.split("/") if p not in ("", ".")]
-    if not parts:
-        raise UnsafePathError(f"{shown!r}: not a file name")
-    if len(parts) > _MAX_DEPTH:
-        raise UnsafePathError(f"{shown!r}: nested too deep")
-    for part in parts:
-        if part == "..":
-            raise UnsafePathError(f"{shown!r}: '..' leaves the project folder")
-        if ":" in part:
-            raise UnsafePathError(f"{shown!r}: ':' is not allowed in a file name")
-        if len(part) > _MAX_COMPONENT:
-            raise UnsafePathError(f"{shown!r}: a path component is too long")
-        stem = part.split(".")[0].rstrip(" ").upper()
-        if stem in _RESERVED:
-            raise UnsafePathError(f"{shown!r}: {stem} is a reserved device name")
-        if part != part.rstrip(" ."):
-            raise UnsafePathError(f"{shown!r}: a name may not end with a space or a dot")
-    if parts[0] in _PROTECTED_TOP:
-        raise UnsafePathError(f"{shown!r}: {parts[0]}/ is reserved for polyteam")
-    return PurePosixPath(*parts)
-
-
-def _fsync_dir(path: Path) -> None:
-    # a rename is durable only once its folder is synced; not every platform can open a folder
-    with contextlib.suppress(OSError):
-        fd = os.open(path, os.O_RDONLY)
+    if overwrite and _replaceable(workdir / safe, requirement):
+        _discard(workdir / safe)
+    for n in range(1, _MAX_SUFFIX):
+        candidate = workdir / (safe if n == 1 else f"{safe}-{n}")
         try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+            candidate.mkdir()
+        except FileExistsError:
+            continue
+        except OSError as exc:
+            raise PolyteamError(
+                f"cannot create the project folder {candidate}: {exc.strerror}; choose another --workdir"
+            ) from exc
+        return candidate
+    raise PolyteamError(f"{workdir}: {_MAX_SUFFIX} folders named {safe!r} exist; choose another --workdir")
 
 
-def atomic_write_bytes(path: Path, data: bytes, *, durable: bool = True) -> None:
-    """Write `data` to `path` so that a reader (or a crash) sees the old file or the new one, never half.
+@dataclass(frozen=True)
+class WriteOutcome:
+    """What `awrite_guarded` did: the name written, and whether that is beside a user's edit."""
 
-    `durable=False` skips both fsyncs: still atomic for readers and for a killed process (the page
-    cache survives it), not yet for a power loss (`fsync_paths` later makes it durable).
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            if durable:
-                fh.flush()
-                os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    if durable:
-        _fsync_dir(path.parent)
-
-
-def fsync_paths(paths: list[Path]) -> None:
-    """fsync each existing file of `paths`, then each of their folders once (a file gone is skipped)."""
-    folders: dict[Path, None] = {}
-    for path in paths:
-        with contextlib.suppress(FileNotFoundError, IsADirectoryError):
-            fd = os.open(path, os.O_RDONLY)
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-            folders[path.parent] = None
-    for folder in folders:
-        _fsync_dir(folder)
+    name: str
+    beside: bool = False
+    data_hash: str = ""
 
 
 class Workspace:
-    """One project folder: safe paths inside it and atomic writes of text, JSON and the run state."""
+    """One project folder: safe paths inside it, atomic writes of its files and of the run state."""
 
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
@@ -306,58 +196,93 @@ class Workspace:
         """The absolute path of project file `name`, checked to stay inside the project.
 
         Raises:
-            UnsafePathError: see `check_relative_path`, or a symlink on the way leads outside.
+            UnsafePathError: see `check_relative_path`, a symlink on the way leads outside, the
+                name is a folder, or a file stands where one of its folders must go.
         """
         rel = check_relative_path(name)
         root_real = Path(os.path.realpath(self.root))
         target = self.root.joinpath(*rel.parts)
         # every existing component, followed through symlinks, must stay under the project
         probe = self.root
-        for part in rel.parts:
+        for i, part in enumerate(rel.parts):
             probe = probe / part
             if not (probe.exists() or probe.is_symlink()):
                 break
             real = Path(os.path.realpath(probe))
             if real != root_real and root_real not in real.parents:
-                raise UnsafePathError(f"{name!r}: a symlink leads outside the project folder")
+                raise UnsafePathError(f"{shown_name(name)}: a symlink leads outside the project folder")
+            if i < len(rel.parts) - 1 and not probe.is_dir():
+                raise UnsafePathError(f"{shown_name(name)}: {part!r} is a file, not a folder; not written")
         if target.is_symlink():
-            raise UnsafePathError(f"{name!r}: is a symlink; polyteam does not write through links")
+            raise UnsafePathError(f"{shown_name(name)}: is a symlink; polyteam does not write through links")
         if target.is_dir():
-            raise UnsafePathError(f"{name!r}: is a folder")
+            raise UnsafePathError(f"{shown_name(name)}: is a folder; not written")
         return target
 
-    def write_text(self, name: str, text: str) -> Path:
-        """Write a project file atomically (model-named paths go through `resolve`).
-
-        Raises:
-            UnsafePathError: the name would leave the project.
-        """
+    def _place(self, name: str) -> Path:
+        """`resolve`, with the file's folders made (and checked again: a racing symlink shows here)."""
         path = self.resolve(name)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        # the folders just made must still be inside the project (a racing symlink would show here)
-        self.resolve(name)
-        atomic_write_bytes(path, text.encode("utf-8"))
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except (FileExistsError, NotADirectoryError) as exc:
+            raise UnsafePathError(f"{shown_name(name)}: a file stands where its folder must go") from exc
+        return self.resolve(name)
+
+    def _put(self, name: str, data: bytes, *, durable: bool) -> Path:
+        path = self._place(name)
+        try:
+            atomic_write_bytes(path, data, durable=durable)
+        except (IsADirectoryError, NotADirectoryError, FileExistsError) as exc:  # a racing folder
+            raise UnsafePathError(f"{shown_name(name)}: collides with a folder; not written") from exc
+        if not durable:
+            with self._lock:
+                self._unsynced[name] = None
         return path
 
-    def write_json(self, name: str, value: Any) -> Path:
-        return self.write_text(name, json.dumps(value, indent=2, ensure_ascii=False) + "\n")
+    def write_text(self, name: str, text: str) -> Path:
+        """Write a project file atomically and durably, blocking (model-named paths go through `resolve`).
+
+        Raises:
+            UnsafePathError: the name would leave the project or collides with a folder.
+        """
+        return self._put(name, text.encode("utf-8"), durable=True)
 
     async def awrite_text(self, name: str, text: str) -> Path:
         """`write_text` in a worker thread, atomic but without an fsync of its own (module docstring).
 
         Raises:
-            UnsafePathError: the name would leave the project.
+            UnsafePathError: the name would leave the project or collides with a folder.
         """
-        return await asyncio.to_thread(self._write_unsynced, name, text.encode("utf-8"))
+        return await asyncio.to_thread(self._put, name, text.encode("utf-8"), durable=False)
 
-    def _write_unsynced(self, name: str, data: bytes) -> Path:
+    async def awrite_guarded(self, name: str, data: bytes, ours: frozenset[str]) -> WriteOutcome:
+        """Write `data` as `name` unless the file there now is not one polyteam wrote (its hash is
+        not in `ours`): then the user changed it, and `data` goes beside it (`name.polyteam-new`).
+
+        Raises:
+            UnsafePathError: the name would leave the project or collides with a folder.
+        """
+        return await asyncio.to_thread(self._write_guarded, name, data, ours)
+
+    def _write_guarded(self, name: str, data: bytes, ours: frozenset[str]) -> WriteOutcome:
         path = self.resolve(name)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.resolve(name)  # the folders just made must still be inside the project
-        atomic_write_bytes(path, data, durable=False)
-        with self._lock:
-            self._unsynced[name] = None
-        return path
+        digest = content_hash(data)
+        try:
+            current = path.read_bytes()
+        except FileNotFoundError:
+            current = None
+        except OSError as exc:
+            raise UnsafePathError(
+                f"{shown_name(name)}: cannot be read ({exc.strerror}); not written"
+            ) from exc
+        if current == data:
+            return WriteOutcome(name, False, digest)
+        if current is not None and content_hash(current) not in ours:
+            beside = name + BESIDE_SUFFIX
+            self._put(beside, data, durable=False)
+            return WriteOutcome(beside, True, digest)
+        self._put(name, data, durable=False)
+        return WriteOutcome(name, False, digest)
 
     def save_state(self, state: dict[str, Any], *, final: bool = True) -> None:
         """Checkpoint the run state atomically to `.polyteam/state.json` (blocking), durably if `final`.
@@ -395,9 +320,7 @@ class Workspace:
             try:
                 if unsynced:
                     fsync_paths([self.root / name for name in unsynced])
-                path = self.state_path
-                path.parent.mkdir(parents=True, exist_ok=True)
-                atomic_write_bytes(path, data, durable=final)  # intermediate ones: atomic, no fsync
+                atomic_write_bytes(self.state_path, data, durable=final)  # intermediate ones: no fsync
             except BaseException:
                 with self._lock:  # not durable yet: the next final checkpoint tries them again
                     self._unsynced.update(dict.fromkeys(unsynced))
@@ -406,7 +329,7 @@ class Workspace:
                 self._written = number
 
     def load_state(self) -> dict[str, Any]:
-        """The saved run state.
+        """The saved run state as a JSON object (its shape and version: `RunState.load`).
 
         Raises:
             PolyteamError: no state, or it cannot be read (one line naming the file and the fix).
@@ -418,10 +341,10 @@ class Workspace:
             raise PolyteamError(
                 f"{path}: no saved run here; pass a project folder written by `polyteam run`"
             ) from exc
-        except (OSError, ValueError) as exc:
+        except (OSError, ValueError, RecursionError) as exc:
             raise PolyteamError(
                 f"{path}: unreadable run state ({type(exc).__name__}); start a new run"
             ) from exc
-        if not isinstance(data, dict) or data.get("version") != 1:
-            raise PolyteamError(f"{path}: unknown run state version; start a new run")
+        if not isinstance(data, dict):
+            raise PolyteamError(f"{path}: not a run state (a JSON object); start a new run")
         return data

@@ -171,7 +171,7 @@ async def test_standard_team_writes_every_artifact(tmp_path: Path) -> None:
     gw = FakeGateway(THREE)
     path, summary = await run(make_team(gw), tmp_path)
     assert summary.status == "done" and summary.ok
-    assert path == tmp_path / "demo_app"  # renamed to the PRD's project name
+    assert path == tmp_path / "build_a_demo_app"  # named once, from the requirement; never moved
     for name in (
         "docs/requirement.txt",
         "docs/prd.md",
@@ -394,7 +394,7 @@ async def test_cancel_saves_state_as_interrupted(tmp_path: Path) -> None:
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
-    state = Workspace(tmp_path / "demo_app").load_state()
+    state = Workspace(tmp_path / "build_a_demo_app").load_state()
     assert state["status"] == "interrupted"
     assert "WriteCode:a.py" in state["done"] and "WriteCode:c.py" not in state["done"]
     assert gw.closed
@@ -408,12 +408,21 @@ async def test_round_limit_ends_the_run(tmp_path: Path) -> None:
 
 
 async def test_existing_project_folder_is_not_overwritten(tmp_path: Path) -> None:
-    (tmp_path / "demo_app").mkdir()
-    (tmp_path / "demo_app" / "mine.txt").write_text("keep")
+    (tmp_path / "build_a_demo_app").mkdir()
+    (tmp_path / "build_a_demo_app" / "mine.txt").write_text("keep")
     path, _ = await run(make_team(FakeGateway([("a.py", [])])), tmp_path, review_k=0)
-    assert path == tmp_path / "demo_app-2"
+    assert path == tmp_path / "build_a_demo_app-2"
+    assert (tmp_path / "build_a_demo_app" / "mine.txt").read_text() == "keep"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["build_a_demo_app", "build_a_demo_app-2"]
+
+
+async def test_the_prd_name_never_moves_or_replaces_a_folder(tmp_path: Path) -> None:
+    # the model names the project after an earlier one; --overwrite must not touch it
+    (tmp_path / "demo_app" / ".polyteam").mkdir(parents=True)
+    (tmp_path / "demo_app" / "mine.txt").write_text("keep")
+    path, summary = await run(make_team(FakeGateway([("a.py", [])])), tmp_path, review_k=0, overwrite=True)
+    assert summary.ok and path == tmp_path / "build_a_demo_app"
     assert (tmp_path / "demo_app" / "mine.txt").read_text() == "keep"
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["demo_app", "demo_app-2"]
 
 
 def test_sync_run_api(tmp_path: Path) -> None:

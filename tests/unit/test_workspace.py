@@ -11,13 +11,15 @@ from pathlib import Path
 import pytest
 
 from polyteam.errors import PolyteamError, UnsafePathError
+from polyteam.safepath import check_model_path, collisions, is_reserved
 from polyteam.workspace import (
+    BESIDE_SUFFIX,
     Workspace,
     atomic_write_bytes,
     check_relative_path,
+    content_hash,
     create_project_dir,
     is_binary_asset,
-    move_project_dir,
     requirement_slug,
     sanitize_project_name,
 )
@@ -70,15 +72,31 @@ def test_overwrite_replaces_only_a_previous_polyteam_project(tmp_path: Path) -> 
     assert (foreign / "notes.txt").read_text() == "not ours"
 
 
-def test_move_project_dir_renames_to_the_prd_name_without_clobbering(tmp_path: Path) -> None:
-    taken = create_project_dir(tmp_path, "todo_app")
-    staging = create_project_dir(tmp_path, "write_a_todo_app")
-    (staging / "docs").mkdir()
-    moved = move_project_dir(staging, tmp_path, "Todo App")
-    assert moved.name == "todo_app-2" and (moved / "docs").is_dir() and not staging.exists()
-    assert taken.is_dir()
-    # a folder already carrying the name stays where it is
-    assert move_project_dir(moved, tmp_path, "todo_app-2") == moved
+def test_overwrite_never_replaces_a_project_of_another_requirement(tmp_path: Path) -> None:
+    old = create_project_dir(tmp_path, "demo")
+    Workspace(old).save_state({"version": 1, "requirement": "a todo app"})
+    (old / "mine.txt").write_text("user file")
+    made = create_project_dir(tmp_path, "demo", overwrite=True, requirement="a chess engine")
+    assert made.name == "demo-2" and (old / "mine.txt").read_text() == "user file"
+    again = create_project_dir(tmp_path, "demo", overwrite=True, requirement="a todo app")
+    assert again == old and not (old / "mine.txt").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["demo", "demo-2"]  # nothing left aside
+
+
+def test_concurrent_creation_gives_every_caller_its_own_folder(tmp_path: Path) -> None:
+    barrier = threading.Barrier(20)
+    made: list[Path] = []
+
+    def create() -> None:
+        barrier.wait(10)
+        made.append(create_project_dir(tmp_path, "demo"))
+
+    threads = [threading.Thread(target=create) for _ in range(20)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert len(made) == 20 and len(set(made)) == 20 and all(p.is_dir() for p in made)
 
 
 @pytest.mark.parametrize(
@@ -98,7 +116,14 @@ def test_move_project_dir_renames_to_the_prd_name_without_clobbering(tmp_path: P
         "a\x00b.py",
         "a\nb.py",
         ".polyteam/state.json",
+        ".POLYTEAM/x",
         ".git/config",
+        "main\u202egnp.py",  # a bidi override shows as mainyp.png
+        "ma\u200bin.py",  # zero-width space
+        "a\x1b]0;title\x07.py",  # an escape sequence
+        "a\x7fb.py",  # DEL
+        "a\x85b.py",  # a C1 control
+        "a\u2028b.py",  # line separator
         "notes.",
         "",
         "./",
@@ -259,3 +284,48 @@ async def test_checkpoints_never_go_back_and_piled_up_saves_are_coalesced(
 )  # fmt: skip
 def test_binary_assets_are_told_by_their_suffix(name: str, binary: bool) -> None:
     assert is_binary_asset(name) is binary
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["docs/prd.md", "docs/PRD.json", "docs/requirement.txt", "docs/system_design.md", "docs/tasks.json",
+     "docs/anything.json", "docs/code_review/main.py.md", "docs", "docs/code_review", "docs/prd.md/x.py"],
+)  # fmt: skip
+def test_paths_polyteam_writes_itself_are_reserved_for_model_files(name: str) -> None:
+    assert is_reserved(check_relative_path(name))
+    with pytest.raises(UnsafePathError, match="reserved"):
+        check_model_path(name)
+
+
+@pytest.mark.parametrize("name", ["docs/usage.md", "src/docs/prd.md", "README.md", "requirements.txt"])
+def test_ordinary_docs_are_not_reserved(name: str) -> None:
+    assert not is_reserved(check_model_path(name))
+
+
+def test_a_file_that_is_another_files_folder_is_the_one_skipped() -> None:
+    clashes = collisions(["collide", "collide/inner.py", "main.py", "Pkg", "pkg/a.py"])
+    assert set(clashes) == {"collide", "Pkg"}
+
+
+async def test_a_file_in_the_way_of_a_folder_is_an_unsafe_path_not_a_crash(tmp_path: Path) -> None:
+    ws = Workspace(tmp_path)
+    await ws.awrite_text("collide", "x = 1\n")
+    with pytest.raises(UnsafePathError):
+        await ws.awrite_text("collide/inner.py", "y = 1\n")
+    (tmp_path / "pkg").mkdir()
+    with pytest.raises(UnsafePathError):
+        await ws.awrite_text("pkg", "z = 1\n")
+    assert (tmp_path / "collide").read_text() == "x = 1\n"
+
+
+async def test_a_guarded_write_keeps_a_changed_file_and_writes_beside_it(tmp_path: Path) -> None:
+    ws = Workspace(tmp_path)
+    first = b"v = 1\n"
+    out = await ws.awrite_guarded("m.py", first, frozenset({content_hash(first)}))
+    assert (out.name, out.beside) == ("m.py", False)
+    (tmp_path / "m.py").write_text("v = 'edited'\n")
+    second = b"v = 2\n"
+    out = await ws.awrite_guarded("m.py", second, frozenset({content_hash(first), content_hash(second)}))
+    assert out.beside and out.name == "m.py" + BESIDE_SUFFIX
+    assert (tmp_path / "m.py").read_text() == "v = 'edited'\n"
+    assert (tmp_path / out.name).read_bytes() == second

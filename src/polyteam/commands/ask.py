@@ -12,9 +12,38 @@ import json
 from pathlib import Path
 from typing import Any
 
+from polyteam.errors import ConfigError, ConfigIssue
 from polyteam.gateway import Answer, Gateway, RouterLike
 from polyteam.providers.base import Message
 from polyteam.redact import redact
+from polyteam.terminal import printable
+
+
+def check_names(role: str, action: str) -> None:
+    """`--role` and `--action` must name a Role and an Action of the team, as `check` requires.
+
+    Raises:
+        ConfigError: an unknown name (with the closest valid one).
+    """
+    import difflib
+
+    from polyteam.roster import ACTIONS, ROLES
+
+    issues = []
+    for flag, name, valid, kind in (("--role", role, ROLES, "Role"), ("--action", action, ACTIONS, "Action")):
+        if name not in valid:
+            close = difflib.get_close_matches(name, valid, n=1, cutoff=0.6)
+            fix = f"did you mean {close[0]}?" if close else f"use one of {', '.join(valid)}"
+            issues.append(
+                ConfigIssue(
+                    "polyteam ask",
+                    flag,
+                    f"{printable(name[:60], keep_newlines=False)!r}: unknown {kind}",
+                    fix,
+                )
+            )
+    if issues:
+        raise ConfigError(issues)
 
 
 async def ask_once(router: RouterLike, role: str, action: str, prompt: str) -> Answer:
@@ -33,7 +62,7 @@ def answer_document(answer: Answer) -> dict[str, Any]:
     """The `--json` shape: text, llm, provider, model, base_url, tokens, latency, attempts."""
     endpoint = answer.endpoint
     return {
-        "text": answer.completion.text,
+        "text": redact(answer.completion.text),
         "llm": answer.llm,
         "provider": endpoint.kind,
         "model": endpoint.model,
@@ -54,9 +83,10 @@ def run(
     """
     from polyteam.config import load_settings
 
+    check_names(role, action)
     settings = load_settings(config_dir=config_dir)
     answer = asyncio.run(ask_once(settings.router, role, action, prompt))
     if as_json:
-        print(json.dumps(answer_document(answer), ensure_ascii=False))
+        print(json.dumps(answer_document(answer), ensure_ascii=False))  # JSON escapes every control
     else:
-        print(redact(answer.completion.text))
+        print(printable(redact(answer.completion.text)))

@@ -18,6 +18,9 @@ import typer
 
 from polyteam.errors import UsageError
 from polyteam.redact import redact
+from polyteam.safepath import shown_name
+from polyteam.team.state import MAX_REVIEW_K
+from polyteam.terminal import printable
 
 EXIT_FAILED = 1
 EXIT_BUDGET = 3
@@ -29,14 +32,20 @@ def _usage(key: str, problem: str, fix: str) -> UsageError:
 
 
 def _check_options(
-    requirement: str | None, resume: Path | None, review_k: int | None, budget: float | None
+    requirement: str | None,
+    resume: Path | None,
+    review_k: int | None,
+    budget: float | None,
+    redo: bool = False,
 ) -> None:
     if resume is None and not (requirement or "").strip():
         raise _usage("REQUIREMENT", "missing", "pass the requirement in quotes, or --resume PROJECT_DIR")
     if resume is not None and requirement:
         raise _usage("--resume", "a requirement and --resume were both given", "pass one of them")
-    if review_k is not None and review_k < 0:
-        raise _usage("--review-k", f"{review_k} is negative", "use 0 (review off) or more rounds")
+    if review_k is not None and not 0 <= review_k <= MAX_REVIEW_K:
+        raise _usage("--review-k", f"{review_k} is out of range", f"use 0 (review off) to {MAX_REVIEW_K}")
+    if redo and resume is None:
+        raise _usage("--redo", "only applies to --resume", "pass --resume PROJECT_DIR --redo")
     if budget is not None and budget <= 0:
         raise _usage("--budget", f"{budget} is not a positive amount", "pass USD, e.g. --budget 0.50")
 
@@ -44,13 +53,14 @@ def _check_options(
 def _saved_config_dir(resume: Path) -> Path | None:
     """The config folder the stopped run used (a resume reads the same one unless told otherwise)."""
     from polyteam.errors import PolyteamError
+    from polyteam.team.state import RunState
     from polyteam.workspace import Workspace
 
     try:
-        state = Workspace(resume).load_state()
+        state = RunState.load(Workspace(resume))  # validated: a wrong-typed field is one line
     except PolyteamError as exc:  # no project there: a usage error (exit 2), said in one line
         raise UsageError("polyteam run", "--resume", str(exc)) from None
-    saved = (state.get("settings") or {}).get("config_dir")
+    saved = state.settings.get("config_dir")
     return Path(saved) if saved and Path(saved).is_dir() else None
 
 
@@ -75,8 +85,18 @@ def summary_lines(summary: Any, report: list[str] | None = None) -> list[str]:
     """The end-of-run lines: where, how it ended, time, calls per LLM, what was skipped, then the
     cost report's lines (`report`); without a report, the run's own repair and cost figures."""
     lines = [f"project: {summary.project_path}"]
-    took = f"{summary.elapsed_s:.1f}s"
-    lines.append(f"status: {summary.status} in {took}")
+    if getattr(summary, "already_done", False):
+        lines.append(
+            f"status: already done (in {summary.elapsed_s:.1f}s); nothing requested or written. "
+            "Pass --redo to write its files again"
+        )
+    elif summary.resumed:
+        session = getattr(summary, "session_s", summary.elapsed_s)
+        lines.append(
+            f"status: {summary.status} in {session:.1f}s this session ({summary.elapsed_s:.1f}s in all)"
+        )
+    else:
+        lines.append(f"status: {summary.status} in {summary.elapsed_s:.1f}s")
     if summary.cached:
         lines.append(
             f"resumed: {summary.cached} finished action(s) taken from the checkpoint, not requested again"
@@ -88,8 +108,12 @@ def summary_lines(summary: Any, report: list[str] | None = None) -> list[str]:
             for llm, n in sorted(summary.calls_by_llm.items(), key=lambda kv: (-kv[1], kv[0]))
         )
         lines.append(f"calls per LLM: {per}")
-    for name, why in summary.skipped:
-        lines.append(f"skipped {name!r}: {why}")
+    for name, why in summary.skipped:  # a reason from safepath starts with the name, escaped
+        lines.append(
+            f"skipped {why}" if why.startswith(shown_name(name)) else f"skipped {shown_name(name)}: {why}"
+        )
+    for name, beside in getattr(summary, "kept", []):
+        lines.append(f"kept {name!r}: changed since polyteam wrote it; the new version is {beside!r}")
     # what a user must know even with --quiet: reviews skipped, corrected files, dependency plans
     lines.extend(f"note: {text}" for text in summary.notes if ": skipped: " in text or "review round" in text)
     if report:
@@ -106,7 +130,7 @@ def summary_lines(summary: Any, report: list[str] | None = None) -> list[str]:
         if summary.cost_usd is not None:
             cap = f" of a ${summary.budget_usd:.4f} budget" if summary.budget_usd is not None else ""
             lines.append(f"cost: ${summary.cost_usd:.4f}{cap}")
-    return [redact(line) for line in lines]
+    return [printable(redact(line)) for line in lines]
 
 
 def _report_lines(path: Path) -> list[str]:
@@ -129,6 +153,7 @@ def run(
     review_k: int | None = None,
     resume: Path | None = None,
     overwrite: bool = False,
+    redo: bool = False,
     quiet: bool = False,
     as_json: bool = False,
     capture: bool = False,
@@ -149,7 +174,7 @@ def run(
     from polyteam.progress import make_progress
     from polyteam.team import Team
 
-    _check_options(requirement, resume, review_k, budget)
+    _check_options(requirement, resume, review_k, budget, redo)
     if resume is not None and config_dir is None:
         config_dir = _saved_config_dir(resume)
     settings = load_settings(config_dir=config_dir)
@@ -164,7 +189,7 @@ def run(
     try:
         with progress:
             if resume is not None:
-                coro = team.aresume(resume, review_k=review_k, budget=budget, on_event=progress)
+                coro = team.aresume(resume, review_k=review_k, budget=budget, on_event=progress, redo=redo)
             else:
                 coro = team.arun(
                     requirement or "",
@@ -199,7 +224,7 @@ def run(
         raise typer.Exit(EXIT_BUDGET)
     if summary.status != "done":
         errors.print(
-            f"polyteam: run failed: {redact(summary.error)}; state saved, continue with: {_resume_hint(path)}",
+            f"polyteam: run failed: {printable(redact(summary.error))}; state saved, continue with: {_resume_hint(path)}",
             markup=False,
             soft_wrap=True,
         )

@@ -22,6 +22,7 @@ from polyteam.config.metagpt import CONFIG2_SECTIONS, FLAT_IGNORED
 from polyteam.config.schema import (
     KEY_SPELLINGS,
     KNOWN_KEYS,
+    MAX_REVIEW_K,
     NUMBER_KEYS,
     SECRET_KEYS,
     STRING_KEYS,
@@ -100,6 +101,10 @@ def read_values(config: Any, label: str, environ: Mapping[str, str]) -> tuple[Va
     values.timeout = _number(raw.get("TIMEOUT"), "TIMEOUT", issues, positive=True, unit="seconds")
     values.max_budget = _number(raw.get("MAX_BUDGET"), "MAX_BUDGET", issues, positive=True)
     k = _number(raw.get("CODE_REVIEW_K"), "CODE_REVIEW_K", issues, whole=True)
+    if k is not None and k > MAX_REVIEW_K:  # an LBTM-forever reviewer must not loop unbounded
+        issues.append(ConfigIssue(raw["CODE_REVIEW_K"][1], "CODE_REVIEW_K", f"{int(k)} is too many rounds",
+                                  f"use 0 (review off) to {MAX_REVIEW_K}"))  # fmt: skip
+        k = None
     values.code_review_k = 1 if k is None else int(k)
     if "PRICES" in raw:
         values.prices = _prices(*raw["PRICES"], issues)

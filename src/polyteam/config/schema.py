@@ -32,6 +32,8 @@ STRING_KEYS: tuple[str, ...] = tuple(dict.fromkeys(k for s in _BUILTIN for k in 
 NUMBER_KEYS: tuple[str, ...] = ("MAX_BUDGET", "CODE_REVIEW_K", "TIMEOUT")
 #: every config.yaml key polyteam reads (upper case; the file may write them in any case)
 KNOWN_KEYS: frozenset[str] = frozenset((*STRING_KEYS, *NUMBER_KEYS, "PRICES"))
+#: the most code review rounds per file (CODE_REVIEW_K, `--review-k`): an LBTM-forever reviewer stops here
+MAX_REVIEW_K = 10
 
 #: how a key is written in messages (the seed spells the Anthropic key this way)
 DISPLAY_NAME: dict[str, str] = {s.key: s.key_spellings[0] for s in _BUILTIN if s.key and s.key_spellings}

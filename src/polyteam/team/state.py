@@ -1,9 +1,10 @@
-"""The run's checkpoint: what is done (each action's output, by key), counters and status.
+"""The run's checkpoint: what is done (each action's output, by key), counters, status, and the
+hash of every file polyteam wrote.
 
-Owns the shape of `.polyteam/state.json` (team_contract.md) and the rule that it is saved after
-every completed action; the atomic, durable write itself (off the event loop with `asave`) is
-`polyteam.workspace`'s. A key in `done` is
-never requested again: a resumed run takes its output from here.
+Owns the shape of `.polyteam/state.json` (team_contract.md), its one version check and its
+validation on load (a wrong-typed field is one line naming the key, never a traceback); the
+atomic, durable write itself (off the event loop with `asave`) is `polyteam.workspace`'s.
+A key in `done` is never requested again: a resumed run takes its output from here.
 """
 
 from __future__ import annotations
@@ -12,11 +13,56 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from polyteam.redact import redact_obj
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from polyteam.config.schema import MAX_REVIEW_K
+from polyteam.errors import PolyteamError
+from polyteam.redact import redact_obj, redact_secrets_obj
 from polyteam.workspace import Workspace
 
 Status = Literal["running", "done", "budget", "interrupted", "failed"]
 STATE_VERSION = 1
+
+
+class _Usage(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    role: str = ""
+    action: str = ""
+    llm: str = ""
+    calls: int = Field(default=0, ge=0)
+    input_tokens: int = Field(default=0, ge=0)
+    output_tokens: int = Field(default=0, ge=0)
+
+
+class _Settings(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    review_k: int = Field(default=1, ge=0, le=MAX_REVIEW_K)
+    config_dir: str | None = None
+    max_rounds: int = Field(default=20, ge=1)
+
+
+class _StateFile(BaseModel):
+    """What a loaded state.json must look like (other keys are kept for the helpers that add them)."""
+
+    model_config = ConfigDict(extra="allow")
+    version: Literal[1]
+    requirement: str
+    project_name: str = ""
+    done: dict[str, dict[str, Any]] = {}
+    stats: dict[str, int] = {}
+    status: Status = "running"
+    settings: _Settings = _Settings()
+    usage: dict[str, _Usage] = {}
+    error: str = ""
+    elapsed_s: float = Field(default=0.0, ge=0, allow_inf_nan=False)
+    started: float = Field(default=0.0, allow_inf_nan=False)
+    files: dict[str, list[str]] = {}
+
+
+def _first_issue(exc: ValidationError) -> str:
+    err = exc.errors()[0]
+    where = ".".join(str(p) for p in err.get("loc", ())) or "(top level)"
+    return f"key {where[:80]!r}: {err.get('msg', 'invalid')}"
 
 
 @dataclass
@@ -32,15 +78,18 @@ class RunState:
     #: per finished action: the LLM that answered it and its tokens (for the summary after a resume)
     usage: dict[str, dict[str, Any]] = field(default_factory=dict)
     error: str = ""
-    elapsed_s: float = 0.0  # wall time of earlier sessions of this run
+    elapsed_s: float = 0.0  # wall time of all sessions of this run, this one included
     started: float = field(default_factory=time.time)
+    #: per project file polyteam wrote: the hashes of the versions it wrote (newest last); a file
+    #: whose hash is not here was changed by someone else and is never overwritten
+    files: dict[str, list[str]] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
-        # `done` is kept verbatim: it is the models' output, already written as the project's files,
-        # and a resume replays it into those files, so masking secret-looking code (`api_key = ...`)
-        # here would corrupt them. Our keys never reach a model's reply; everything else is redacted.
+        # `done` holds models' output: only registered secrets are masked there (the patterns of
+        # `redact` would also mask code such as `password = "..."`); everything else fully
         return {
-            "done": self.done,
+            "done": redact_secrets_obj(self.done),
+            "files": self.files,
             **redact_obj(
                 {
                     "version": STATE_VERSION,
@@ -58,17 +107,31 @@ class RunState:
         }
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> RunState:
-        state = cls(requirement=str(data.get("requirement") or ""))
-        state.project_name = str(data.get("project_name") or "")
-        state.done = dict(data.get("done") or {})
-        state.stats.update({k: int(v) for k, v in (data.get("stats") or {}).items() if isinstance(v, int)})
-        state.status = data.get("status") or "running"
-        state.settings = dict(data.get("settings") or {})
-        state.usage = dict(data.get("usage") or {})
-        state.error = str(data.get("error") or "")
-        state.elapsed_s = float(data.get("elapsed_s") or 0.0)
-        state.started = float(data.get("started") or time.time())
+    def from_json(cls, data: dict[str, Any], where: str = "state.json") -> RunState:
+        """A state from its JSON form, validated.
+
+        Raises:
+            PolyteamError: an unknown version or a wrong-typed field (one line naming the key).
+        """
+        if data.get("version") != STATE_VERSION:
+            raise PolyteamError(f"{where}: unknown run state version; start a new run")
+        try:
+            checked = _StateFile.model_validate(data)
+        except ValidationError as exc:
+            raise PolyteamError(f"{where}: {_first_issue(exc)}; fix the key or start a new run") from None
+        except RecursionError:
+            raise PolyteamError(f"{where}: nested too deep; start a new run") from None
+        state = cls(requirement=checked.requirement)
+        state.project_name = checked.project_name
+        state.done = dict(checked.done)
+        state.stats.update(checked.stats)
+        state.status = checked.status
+        state.settings = checked.settings.model_dump()
+        state.usage = {k: v.model_dump() for k, v in checked.usage.items()}
+        state.error = checked.error
+        state.elapsed_s = checked.elapsed_s
+        state.started = checked.started or time.time()
+        state.files = {k: [str(h) for h in v] for k, v in checked.files.items()}
         return state
 
     def save(self, workspace: Workspace) -> None:
@@ -81,5 +144,5 @@ class RunState:
 
     @classmethod
     def load(cls, workspace: Workspace) -> RunState:
-        """Raises: PolyteamError (no state, unreadable, unknown version)."""
-        return cls.from_json(workspace.load_state())
+        """Raises: PolyteamError (no state, unreadable, unknown version, a wrong-typed field)."""
+        return cls.from_json(workspace.load_state(), str(workspace.state_path))

@@ -1,7 +1,8 @@
 """The Team: hires roles, wires them to the environment, runs them concurrently until idle.
 
-Owns a run's life: the project folder (named from the requirement first, renamed to the PRD's
-project name once it is known), the gateway and its cost meter, scheduling each role's reaction
+Owns a run's life: the project folder (named once, from the requirement, and never moved: the
+PRD's project name is recorded, not used as a folder), the gateway and its cost meter, the run
+context's pieces (`team/context.py`), scheduling each role's reaction
 as a task the moment a message it watches is published, the end of the run (idle, the round
 limit, a budget stop or a failure; Ctrl-C saves the state as "interrupted" and re-raises), the
 checkpoint's final status and the run's summary. Python API:
@@ -10,7 +11,8 @@ checkpoint's final status and the run's summary. Python API:
     project_path, summary = await Team.standard(settings).arun(...)   # from async code
     project_path, summary = await Team.standard(settings).aresume(project_path, budget=2.0)
 
-`summary.status` is "done", "budget" or "failed"; the call does not raise for those.
+`summary.status` is "done", "budget" or "failed"; the call does not raise for those. Resuming a
+finished run does nothing ("already done") unless `redo=True`.
 """
 
 from __future__ import annotations
@@ -23,11 +25,15 @@ from pathlib import Path
 from typing import Any
 
 from polyteam import telemetry
-from polyteam.team.context import ActionRunner, EventSink, RunContext, RunStopped
+from polyteam.errors import PolyteamError
+from polyteam.team.artifacts import Artifacts
+from polyteam.team.checkpoint import Checkpoint
+from polyteam.team.context import ActionRunner, RunContext
 from polyteam.team.environment import Environment
+from polyteam.team.events import Events, EventSink, RunStopped, StopSignal
 from polyteam.team.message import USER_REQUIREMENT, TeamMessage
 from polyteam.team.role import Role
-from polyteam.team.state import RunState
+from polyteam.team.state import MAX_REVIEW_K, RunState
 from polyteam.workspace import STATE_DIR, Workspace, create_project_dir, requirement_slug
 
 DEFAULT_MAX_ROUNDS = 20
@@ -40,7 +46,8 @@ class RunSummary:
     project_path: Path
     status: str
     error: str = ""
-    elapsed_s: float = 0.0
+    elapsed_s: float = 0.0  # all sessions of this run
+    session_s: float = 0.0  # this session only (equal to elapsed_s for a fresh run)
     calls_by_llm: dict[str, int] = field(default_factory=dict)
     tokens_by_llm: dict[str, tuple[int, int]] = field(default_factory=dict)
     cost_usd: float | None = None
@@ -49,42 +56,16 @@ class RunSummary:
     written: list[str] = field(default_factory=list)
     skipped: list[tuple[str, str]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    kept: list[tuple[str, str]] = field(default_factory=list)  # (a user's edited file, ours beside it)
     cached: int = 0  # actions answered from the checkpoint (a resumed run)
     resumed: bool = False
+    already_done: bool = False  # a resume of a finished run: nothing was done
     #: per-LLM quality signals (polyteam.quality.assess): files compiling, reviews, degraded, ...
     quality: dict[str, Any] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
         return self.status == "done"
-
-
-class _ProjectMeter:
-    """The gateway's Meter for a project whose folder may move once (when the PRD names it).
-
-    Forwards explicitly to a `CostMeter` on the current folder; `relocate` opens one on the new
-    folder, which reads the moved ledger back, so spend and budget carry over.
-    """
-
-    def __init__(self, factory: Callable[[Path], Any], project_dir: Path) -> None:
-        self._factory = factory
-        self.inner = factory(project_dir)
-
-    def reserve(self, endpoint: Any, prompt_tokens: int, max_tokens: int) -> float:
-        return self.inner.reserve(endpoint, prompt_tokens, max_tokens)
-
-    def record(self, record: Any, reserved: float) -> None:
-        self.inner.record(record, reserved)
-
-    def quote(self, endpoint: Any) -> Any:  # the price of a chat span (polyteam.attempts)
-        return self.inner.quote(endpoint)
-
-    def relocate(self, project_dir: Path) -> None:
-        self.inner = self._factory(project_dir)
-
-    @property
-    def spent_usd(self) -> float | None:
-        return getattr(self.inner, "spent_usd", None)
 
 
 def _default_runner() -> ActionRunner:
@@ -153,13 +134,17 @@ class Team:
     ) -> tuple[Path, RunSummary]:
         """Run the team on `requirement`, writing a new project under `workdir`.
 
+        The folder is named once, from the requirement, and never moved. `overwrite` replaces
+        only a previous polyteam run of the same requirement in that folder, never another one.
+
         Raises:
             PolyteamError: the project folder cannot be created.
             asyncio.CancelledError: the run was interrupted (state saved as "interrupted").
         """
         workdir = Path(workdir).absolute()
-        # named from the requirement until the PRD names the project; never over an existing folder
-        root = create_project_dir(workdir, requirement_slug(requirement))
+        root = create_project_dir(
+            workdir, requirement_slug(requirement), overwrite=overwrite, requirement=requirement
+        )
         state = RunState(requirement=requirement)
         state.settings = {
             "review_k": self._review_k(review_k),
@@ -167,11 +152,10 @@ class Team:
             "max_rounds": self.max_rounds,
         }
         ws = Workspace(root)
+        self._workspace = ws
         await ws.awrite_text("docs/requirement.txt", requirement.rstrip("\n") + "\n")
         await state.asave(ws)
-        return await self._execute(
-            ws, state, workdir=workdir, overwrite=overwrite, budget=budget, on_event=on_event
-        )
+        return await self._execute(ws, state, budget=budget, on_event=on_event)
 
     async def aresume(
         self,
@@ -180,59 +164,76 @@ class Team:
         review_k: int | None = None,
         budget: float | None = None,
         on_event: EventSink | None = None,
+        redo: bool = False,
     ) -> tuple[Path, RunSummary]:
         """Continue the run saved in `project_dir`; nothing in its checkpoint is requested again.
 
+        A finished run is left as it is ("already done") unless `redo`: then its files are
+        written again from the checkpoint (a file changed since polyteam wrote it is kept, and the
+        new version goes beside it).
+
         Raises:
-            PolyteamError: no readable run state in `project_dir`.
+            PolyteamError: no readable or valid run state in `project_dir`.
             asyncio.CancelledError: the run was interrupted (state saved as "interrupted").
         """
         ws = Workspace(Path(project_dir).absolute())
         state = RunState.load(ws)
+        self._workspace = ws
+        if state.status == "done" and not redo:
+            return ws.root, self._already_done(ws, state, budget)
         if review_k is not None:
             state.settings["review_k"] = self._review_k(review_k)
         state.error = ""
-        return await self._execute(
-            ws, state, workdir=None, overwrite=False, budget=budget, on_event=on_event, resumed=True
-        )
+        return await self._execute(ws, state, budget=budget, on_event=on_event, resumed=True)
 
     def _review_k(self, review_k: int | None) -> int:
+        """The review rounds per file: `review_k`, else CODE_REVIEW_K, bounded to 0..MAX_REVIEW_K.
+
+        Raises:
+            PolyteamError: out of bounds (the CLI checks --review-k itself, with its own message).
+        """
         if review_k is None:
             review_k = getattr(self.settings, "code_review_k", 1)
-        return max(0, int(review_k if review_k is not None else 1))
+        value = int(review_k if review_k is not None else 1)
+        if not 0 <= value <= MAX_REVIEW_K:
+            raise PolyteamError(
+                f"code review rounds: {value} is out of range; use 0 (review off) to {MAX_REVIEW_K}"
+            )
+        return value
+
+    def _context(
+        self, ws: Workspace, state: RunState, gateway: Any, on_event: EventSink | None
+    ) -> RunContext:
+        events = Events(on_event)
+        checkpoint = Checkpoint(state, ws)
+        return RunContext(
+            env=Environment(),
+            checkpoint=checkpoint,
+            artifacts=Artifacts(ws, checkpoint, events),
+            stop=StopSignal(events, error_log=ws.root / STATE_DIR / "error.log"),
+            events=events,
+            gateway=gateway,
+            runner=self._runner or _default_runner(),
+            route_llm=self._route_llm,
+            review_k=int(state.settings.get("review_k", 1)),
+        )
 
     async def _execute(
         self,
         ws: Workspace,
         state: RunState,
         *,
-        workdir: Path | None,
-        overwrite: bool,
         budget: float | None,
         on_event: EventSink | None,
         resumed: bool = False,
     ) -> tuple[Path, RunSummary]:
-        self._workspace = ws
         if budget is None:
             budget = getattr(self.settings, "max_budget", None)
-        meter = _ProjectMeter(partial(self._make_meter, budget=budget), ws.root)
-        gateway = self._make_gateway(meter if meter.inner is not None else None)
-        ctx = RunContext(
-            env=Environment(),
-            workspace=ws,
-            state=state,
-            gateway=gateway,
-            runner=self._runner or _default_runner(),
-            route_llm=self._route_llm,
-            review_k=int(state.settings.get("review_k", 1)),
-            on_event=on_event,
-            workdir=workdir,
-            overwrite=overwrite,
-            may_rename=workdir is not None,
-            meter=meter,
-        )
+        meter = self._make_meter(ws.root, budget)
+        gateway = self._make_gateway(meter)
+        ctx = self._context(ws, state, gateway, on_event)
         state.status = "running"
-        await ctx.asave()
+        await ctx.checkpoint.save()
         try:
             limited = await telemetry.in_workflow(
                 self._drive(ctx, state.requirement), project=lambda: ws.root, resumed=resumed,
@@ -240,22 +241,23 @@ class Team:
             )  # fmt: skip
         except (asyncio.CancelledError, KeyboardInterrupt):
             state.status = "interrupted"
-            ctx.save()  # blocking on purpose: the loop is being torn down; final, so files are durable
+            ctx.checkpoint.save_now()  # blocking on purpose: the loop is being torn down
             raise
         finally:
             aclose = getattr(gateway, "aclose", None)
             if aclose is not None:
                 await aclose()
-        if ctx.stop is not None:
-            state.status = "budget" if ctx.stop.status == "budget" else "failed"
-            state.error = ctx.stop.message
+        reason = ctx.stop.reason
+        if reason is not None:
+            state.status = "budget" if reason.status == "budget" else "failed"
+            state.error = reason.message
         elif limited:
             state.status = "failed"
             state.error = f"round limit of {self.max_rounds} reached before the team was idle"
         else:
             state.status = "done"
-        await ctx.asave(final=True)  # the project's files are made durable before this checkpoint
-        return ws.root, self._summary(ctx, meter, budget, resumed)
+        await ctx.checkpoint.save(final=True)  # the project's files are made durable first
+        return ws.root, self._summary(ctx, getattr(meter, "spent_usd", None), budget, resumed)
 
     def _make_meter(self, project_dir: Path, budget: float | None) -> Any:
         if self._meter_factory is not None:
@@ -286,7 +288,7 @@ class Team:
 
         def schedule(role: Role, message: TeamMessage) -> None:
             nonlocal rounds, limited
-            if ctx.stopping:
+            if ctx.stop.stopping:
                 return
             if rounds >= self.max_rounds:
                 limited = True
@@ -308,7 +310,7 @@ class Team:
                 for task in done:
                     exc = task.exception()
                     if exc is not None and not isinstance(exc, RunStopped):
-                        ctx.request_stop("failed", exc, task.get_name().split("<-")[0])
+                        ctx.stop.request("failed", exc, task.get_name().split("<-")[0])
         except BaseException:
             for task in pending:
                 task.cancel()
@@ -317,48 +319,63 @@ class Team:
         return limited
 
     async def _react(self, role: Role, message: TeamMessage, ctx: RunContext) -> None:
-        ctx.emit("role", role.name, detail="working")
+        ctx.events.emit("role", role.name, detail="working")
         try:
             await telemetry.in_agent(role.name, message.cause_by, role.react(message, ctx))
         except RunStopped:
-            ctx.emit("role", role.name, detail="stopped")
+            ctx.events.emit("role", role.name, detail="stopped")
             raise
         except asyncio.CancelledError:
-            ctx.emit("role", role.name, detail="interrupted")
+            ctx.events.emit("role", role.name, detail="interrupted")
             raise
         except Exception:
-            ctx.emit("role", role.name, detail="failed")
+            ctx.events.emit("role", role.name, detail="failed")
             raise
-        ctx.emit("role", role.name, detail="done")
+        ctx.events.emit("role", role.name, detail="done")
 
     def _summary(
-        self, ctx: RunContext, meter: _ProjectMeter, budget: float | None, resumed: bool
+        self, ctx: RunContext, spent: float | None, budget: float | None, resumed: bool
     ) -> RunSummary:
-        state = ctx.state
-        calls: dict[str, int] = {}
-        tokens: dict[str, tuple[int, int]] = {}
-        for usage in state.usage.values():
-            llm = str(usage.get("llm") or "?")
-            calls[llm] = calls.get(llm, 0) + int(usage.get("calls") or 0)
-            i, o = tokens.get(llm, (0, 0))
-            tokens[llm] = (i + int(usage.get("input_tokens") or 0), o + int(usage.get("output_tokens") or 0))
-        return RunSummary(
-            project_path=ctx.workspace.root,
-            status=state.status,
-            error=state.error,
-            elapsed_s=state.elapsed_s,
-            calls_by_llm=calls,
-            tokens_by_llm=tokens,
-            cost_usd=meter.spent_usd,
-            budget_usd=budget,
-            stats=dict(state.stats),
-            written=list(ctx.written),
-            skipped=list(ctx.skipped),
-            notes=list(ctx.notes),
-            cached=ctx.cached,
-            resumed=resumed,
-            quality=_quality(state, ctx.workspace.root),
-        )
+        summary = _state_summary(ctx.checkpoint.workspace.root, ctx.checkpoint.state, spent, budget)
+        summary.session_s = ctx.checkpoint.session_s
+        summary.written = list(ctx.artifacts.written)
+        summary.skipped = list(ctx.artifacts.skipped)
+        summary.kept = list(ctx.artifacts.kept)
+        summary.notes = list(ctx.events.notes)
+        summary.cached = ctx.checkpoint.cached
+        summary.resumed = resumed
+        summary.quality = _quality(ctx.checkpoint.state, ctx.checkpoint.workspace.root)
+        return summary
+
+    def _already_done(self, ws: Workspace, state: RunState, budget: float | None) -> RunSummary:
+        """The summary of a finished run that a resume left as it is (no gateway, no call, no write;
+        its cost is the report's, from the ledger)."""
+        summary = _state_summary(ws.root, state, None, budget)
+        summary.resumed = summary.already_done = True
+        summary.quality = _quality(state, ws.root)
+        return summary
+
+
+def _state_summary(root: Path, state: RunState, spent: float | None, budget: float | None) -> RunSummary:
+    """The parts of a summary the saved state holds: status, time, calls and tokens per LLM."""
+    calls: dict[str, int] = {}
+    tokens: dict[str, tuple[int, int]] = {}
+    for usage in state.usage.values():
+        llm = str(usage.get("llm") or "?")
+        calls[llm] = calls.get(llm, 0) + int(usage.get("calls") or 0)
+        i, o = tokens.get(llm, (0, 0))
+        tokens[llm] = (i + int(usage.get("input_tokens") or 0), o + int(usage.get("output_tokens") or 0))
+    return RunSummary(
+        project_path=root,
+        status=state.status,
+        error=state.error,
+        elapsed_s=state.elapsed_s,
+        calls_by_llm=calls,
+        tokens_by_llm=tokens,
+        cost_usd=spent,
+        budget_usd=budget,
+        stats=dict(state.stats),
+    )
 
 
 def _quality(state: RunState, root: Path) -> dict[str, Any]:

@@ -18,6 +18,5 @@ class Architect(Role):
 
     async def react(self, message: TeamMessage, ctx: RunContext) -> None:
         design = await ctx.act(self.name, WriteDesign(), WriteDesign.name, {"prd": message.content})
-        await ctx.awrite(self.name, "docs/system_design.md", design.to_markdown())
-        await ctx.awrite_json(self.name, "docs/system_design.json", design.model_dump(mode="json"))
+        await ctx.artifacts.write_doc(self.name, "docs/system_design", design)
         self.publish(ctx, design)

@@ -4,8 +4,8 @@ Owns the write schedule: each file starts as soon as the files it depends on are
 layer by layer), so independent files are requested concurrently; its review starts as soon as it
 is written, while other files are still being written. A file gets only its own dependencies'
 code. Up to `review_k` review rounds per file: LBTM with corrected code replaces the file and the
-new code is reviewed again. Unsafe file names are reported and skipped, never written. The
-project's README.md is written last. The dependency plan itself is `polyteam.team.dag`'s.
+new code is reviewed again. Unsafe file names (and names polyteam reserves, and a file that is
+another's folder) are reported and skipped, never written. The project's README.md is written last. The dependency plan itself is `polyteam.team.dag`'s.
 Generated code is never executed or imported.
 """
 
@@ -20,12 +20,10 @@ from polyteam.actions.write_code_review import CodeReview, WriteCodeReview
 from polyteam.actions.write_design import Design, WriteDesign
 from polyteam.actions.write_prd import PRD, WritePRD
 from polyteam.actions.write_tasks import Tasks, WriteTasks
-from polyteam.errors import UnsafePathError
 from polyteam.team.context import RunContext, RunStopped
 from polyteam.team.dag import FilePlan, normalize_file, plan_files
 from polyteam.team.message import Cause, TeamMessage
 from polyteam.team.role import Role
-from polyteam.workspace import check_relative_path, is_binary_asset
 
 _ENTRY_POINTS = ("main.py", "app.py", "cli.py", "run.py", "manage.py", "server.py", "index.js", "main.js")
 
@@ -119,24 +117,10 @@ class Engineer(Role):
         design = design_msg.content if design_msg else None
         plan = plan_from_tasks(tasks, design)
         for line in plan.dropped:
-            ctx.note(self.name, f"dependency plan: {line}")
+            ctx.events.note(self.name, f"dependency plan: {line}")
 
-        files: list[str] = []
-        not_written: list[str] = []
-        for f in plan.files:
-            try:
-                check_relative_path(f)
-                ctx.workspace.resolve(f)
-            except UnsafePathError as exc:
-                why = str(exc)
-            else:
-                if not is_binary_asset(f):
-                    files.append(f)
-                    continue
-                why = "a binary asset, not source text: not requested from the model"
-            ctx.skipped.append((f, why))
-            ctx.emit("skipped", self.name, detail=why)
-            not_written.append(f)
+        files = ctx.artifacts.screen(self.name, plan.files)  # unsafe, reserved, colliding: skipped
+        not_written = [f for f in plan.files if f not in files]
 
         code: dict[str, str] = {}
         written = {f: asyncio.Event() for f in files}
@@ -159,7 +143,7 @@ class Engineer(Role):
                 }
                 out = await ctx.act(self.name, write_code, f"{WriteCode.name}:{f}", inputs)
                 code[f] = out.code
-                if not await ctx.awrite(self.name, f, out.code):
+                if not await ctx.artifacts.write(self.name, f, out.code, model_named=True):
                     return
             finally:
                 written[f].set()  # dependents go on; if this file failed the run is stopping anyway
@@ -176,7 +160,7 @@ class Engineer(Role):
             raise RunStopped
         if "README.md" not in files and prd_msg is not None:
             readme = readme_markdown(prd_msg.content, design, tasks, files, not_written, code)
-            await ctx.awrite(self.name, "README.md", readme)
+            await ctx.artifacts.write(self.name, "README.md", readme)
 
     async def _review(
         self,
@@ -204,10 +188,10 @@ class Engineer(Role):
             if verdict is None:  # the review itself failed: keep the file as written
                 break
             rounds.append(verdict)
-            await ctx.awrite(self.name, f"docs/code_review/{f}.md", review_markdown(f, rounds))
+            await ctx.artifacts.write(self.name, f"docs/code_review/{f}.md", review_markdown(f, rounds))
             corrected = verdict.corrected_code
             if verdict.verdict != "LBTM" or not corrected or corrected.strip() == code[f].strip():
                 break
             code[f] = corrected
-            await ctx.awrite(self.name, f, corrected)
-            ctx.note(self.name, f"{f}: review round {r} found problems; corrected file written")
+            await ctx.artifacts.write(self.name, f, corrected, model_named=True)
+            ctx.events.note(self.name, f"{f}: review round {r} found problems; corrected file written")

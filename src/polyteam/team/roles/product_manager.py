@@ -1,4 +1,5 @@
-"""ProductManager: turns the user's requirement into a PRD (WritePRD) and names the project."""
+"""ProductManager: turns the user's requirement into a PRD (WritePRD) and names the project (in the state,
+not the folder: the folder is named once, from the requirement)."""
 
 from __future__ import annotations
 
@@ -18,7 +19,6 @@ class ProductManager(Role):
     async def react(self, message: TeamMessage, ctx: RunContext) -> None:
         requirement = str(message.content)
         prd = await ctx.act(self.name, WritePRD(), WritePRD.name, {"requirement": requirement})
-        await ctx.aname_project(self.name, prd.project_name)
-        await ctx.awrite(self.name, "docs/prd.md", prd.to_markdown())
-        await ctx.awrite_json(self.name, "docs/prd.json", prd.model_dump(mode="json"))
+        ctx.checkpoint.state.project_name = prd.project_name  # recorded; the folder keeps its name
+        await ctx.artifacts.write_doc(self.name, "docs/prd", prd)
         self.publish(ctx, prd)

@@ -42,9 +42,10 @@ class ProjectManager(Role):
         prd = prd_message.content if prd_message else None
         inputs = {"prd": prd, "design": message.content}
         tasks = await ctx.act(self.name, WriteTasks(), WriteTasks.name, inputs)
-        await ctx.awrite(self.name, "docs/tasks.md", tasks.to_markdown())
-        await ctx.awrite_json(self.name, "docs/tasks.json", tasks.model_dump(mode="json"))
+        await ctx.artifacts.write_doc(self.name, "docs/tasks", tasks)
         files = {normalize_file(f) for f in [*tasks.task_list, *(a.file for a in tasks.logic_analysis)]}
         if "requirements.txt" not in files:  # the Engineer writes it when the tasks list it as a file
-            await ctx.awrite(self.name, "requirements.txt", requirements_txt(list(tasks.required_packages)))
+            await ctx.artifacts.write(
+                self.name, "requirements.txt", requirements_txt(list(tasks.required_packages))
+            )
         self.publish(ctx, tasks)
