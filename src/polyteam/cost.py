@@ -20,10 +20,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
+from polyteam.atomic import atomic_write_text
 from polyteam.errors import BudgetExceededError
 from polyteam.gateway import AttemptRecord
 from polyteam.providers.base import Endpoint, Price
 from polyteam.redact import redact_obj
+from polyteam.safepath import STATE_DIR
 
 #: when each part of the built-in table was last checked against the vendor's list prices
 PRICES_AS_OF: dict[str, str] = {
@@ -231,12 +233,6 @@ def _iso(ts: float) -> str:
     return datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
-
-
 class CostMeter:
     """The gateway's Meter: budget reservations and one ledger line per attempt.
 
@@ -252,7 +248,7 @@ class CostMeter:
         default_endpoint: Endpoint | None = None,
         budget_usd: float | None = None,
     ) -> None:
-        self.state_dir = Path(project_dir) / ".polyteam"
+        self.state_dir = Path(project_dir) / STATE_DIR
         self.state_dir.mkdir(parents=True, exist_ok=True)
         self.ledger_path = self.state_dir / "ledger.jsonl"
         self.pricing_path = self.state_dir / "pricing.json"
@@ -405,7 +401,7 @@ class CostMeter:
             "default": default,
             "models": list(models.values()),
         }
-        _write_atomic(self.pricing_path, json.dumps(redact_obj(data), indent=2) + "\n")
+        atomic_write_text(self.pricing_path, json.dumps(redact_obj(data), indent=2) + "\n", durable=False)
 
     def _read_earlier_models(self) -> list[dict[str, Any]]:
         try:

@@ -19,6 +19,7 @@ from polyteam.cost import PRICES_AS_OF, cost_usd, read_ledger
 from polyteam.errors import UsageError
 from polyteam.providers.base import Price
 from polyteam.redact import redact_obj
+from polyteam.safepath import STATE_DIR
 
 
 def _missing(path: Path, problem: str) -> UsageError:
@@ -120,7 +121,7 @@ def build_report(project_dir: str | os.PathLike[str]) -> dict[str, Any]:
         UsageError: the folder does not exist or has no (or an empty) ledger (exit 2).
     """
     project = Path(project_dir)
-    state_dir = project / ".polyteam"
+    state_dir = project / STATE_DIR
     ledger = state_dir / "ledger.jsonl"
     if not project.is_dir():
         raise _missing(project, "no such project folder")

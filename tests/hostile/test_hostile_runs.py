@@ -8,6 +8,7 @@ every reply, escape sequences, a previous project's name, failures, concurrent r
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -65,6 +66,8 @@ def test_a_colliding_task_list_never_replaces_polyteams_docs_and_the_run_finishe
     for name in ("docs/prd.md", "collide", "../x.py"):
         assert f"skipped {name!r}" in result.stdout
     assert "skipped 'main\\u202egnp.py'" in result.stdout  # shown escaped, never raw
+    review = (project / "docs/code_review/main.py.md").read_text()
+    assert [line for line in review.splitlines() if line.startswith("# ")] == ["# Code review: `main.py`"]
     assert_no_canary_in_tree(project)
     assert_no_canary_onward(server)
 
@@ -143,6 +146,10 @@ def test_a_users_edit_survives_resume_and_redo(hostile: Any, tmp_path: Path) -> 
     assert "NAME = 'util.py'" in (project / "util.py.polyteam-new").read_text()
     assert "kept 'util.py'" in resumed.stdout and "util.py.polyteam-new" in resumed.stdout
     assert "this session" in resumed.stdout and "in all" in resumed.stdout
+    # the calls line and the report's total agree after a failure and a resume (both from the ledger)
+    per_llm = re.search(r"calls per LLM \(all sessions\): openai (\d+) calls, 1 failed", resumed.stdout)
+    total = re.search(r"for (\d+) LLM calls", resumed.stdout)
+    assert per_llm and total and per_llm.group(1) == total.group(1), resumed.stdout
     (project / "lib.py").write_text("# edited after the run\n")
     calls = len(server.requests)
     done = polyteam("run", "--resume", str(project), cwd=tmp_path)

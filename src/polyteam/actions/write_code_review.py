@@ -128,6 +128,11 @@ class CodeReview(OutputModel):
             text += CORRECTED.format(code=self.corrected_code)
         return text
 
+    def round_markdown(self) -> str:
+        """This review as one round of a file's review page: no file heading, sections one level down."""
+        body = self.to_markdown().split("\n", 1)[1]  # drop "# Code review: <file>": the page has one
+        return body.replace("\n## ", "\n### ")
+
 
 class ReviewInput(CodeInput):
     """WriteCodeReview's input: WriteCode's, plus the code under review."""

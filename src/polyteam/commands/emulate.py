@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import signal
 import sys
 from pathlib import Path
@@ -68,7 +69,15 @@ async def _serve(emulator: Emulator) -> None:
         # not available on every platform: there Ctrl-C raises KeyboardInterrupt instead
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(signum, stop.set)
-    await emulator.start()
+    try:
+        await emulator.start()
+    except OSError as exc:  # the port is taken, or the address is not this machine's
+        from polyteam.errors import ConfigError, ConfigIssue
+
+        fix = "pick another --port (0: any free port)" if exc.errno == errno.EADDRINUSE else "check --host"
+        raise ConfigError(
+            [ConfigIssue("polyteam emulate", "--port", f"cannot listen there: {exc.strerror or exc}", fix)]
+        ) from None
     try:
         print(READY.format(url=emulator.base_url), flush=True)
         spark = ", ".join(f"{emulator.ws_url}{path}" for path in ("/v3.5/chat", "/v4.0/chat"))

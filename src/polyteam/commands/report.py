@@ -7,9 +7,31 @@ the file and the fix), which `polyteam.cli.main` turns into exit status 2.
 from __future__ import annotations
 
 import json
-import os
 import sys
 from pathlib import Path
+
+from polyteam.errors import ConfigError, ConfigIssue
+
+
+def write_html(path: Path, page: str) -> None:
+    """Write the HTML page atomically; its folder must exist (it is never created).
+
+    Raises:
+        ConfigError: a folder, a missing folder or an unwritable path (one line, exit 2).
+    """
+    from polyteam.atomic import atomic_write_text
+
+    if path.is_dir():
+        raise ConfigError(
+            [ConfigIssue("polyteam report", "--html", f"{path} is a folder", "name a file in it")]
+        )
+    try:
+        atomic_write_text(path, page, make_parents=False)
+    except OSError as exc:
+        problem = f"cannot write {path}: {exc.strerror or type(exc).__name__}"
+        raise ConfigError(
+            [ConfigIssue("polyteam report", "--html", problem, "name a file in a writable folder")]
+        ) from None
 
 
 def run(*, project: Path, as_json: bool = False, html: Path | None = None) -> None:
@@ -25,10 +47,7 @@ def run(*, project: Path, as_json: bool = False, html: Path | None = None) -> No
         from polyteam.report_html import render_html
 
         html = Path(html)
-        html.parent.mkdir(parents=True, exist_ok=True)
-        tmp = html.with_name(f".{html.name}.{os.getpid()}.tmp")
-        tmp.write_text(render_html(report), encoding="utf-8")
-        os.replace(tmp, html)
+        write_html(html, render_html(report))
     if as_json:
         print(json.dumps(report, indent=2))
         return

@@ -81,33 +81,53 @@ def _resume_hint(path: Path, budget: bool = False) -> str:
     return cmd + (" --budget USD" if budget else "")
 
 
-def summary_lines(summary: Any, report: list[str] | None = None) -> list[str]:
-    """The end-of-run lines: where, how it ended, time, calls per LLM, what was skipped, then the
-    cost report's lines (`report`); without a report, the run's own repair and cost figures."""
-    lines = [f"project: {summary.project_path}"]
+def _status_line(summary: Any) -> str:
     if getattr(summary, "already_done", False):
-        lines.append(
+        return (
             f"status: already done (in {summary.elapsed_s:.1f}s); nothing requested or written. "
             "Pass --redo to write its files again"
         )
-    elif summary.resumed:
+    if summary.resumed:  # "done in" is this session's time; the total is said as such
         session = getattr(summary, "session_s", summary.elapsed_s)
-        lines.append(
-            f"status: {summary.status} in {session:.1f}s this session ({summary.elapsed_s:.1f}s in all)"
-        )
+        return f"status: {summary.status} in {session:.1f}s this session ({summary.elapsed_s:.1f}s in all)"
+    return f"status: {summary.status} in {summary.elapsed_s:.1f}s"
+
+
+def _calls_line(summary: Any, by_model: list[dict[str, Any]] | None) -> str | None:
+    """Calls per LLM: from the ledger when there is one (so it agrees with the report's totals,
+    failed and interrupted attempts included), else from the run state (finished actions)."""
+    per: dict[str, list[int]] = {}  # llm -> [calls, failed, input, output]
+    if by_model:
+        for g in by_model:
+            row = per.setdefault(str(g.get("llm") or "?"), [0, 0, 0, 0])
+            for n, key in enumerate(("calls", "failed", "input_tokens", "output_tokens")):
+                row[n] += int(g.get(key) or 0)
     else:
-        lines.append(f"status: {summary.status} in {summary.elapsed_s:.1f}s")
+        for llm, n in summary.calls_by_llm.items():
+            per[llm] = [n, 0, *summary.tokens_by_llm.get(llm, (0, 0))]
+    if not per:
+        return None
+    text = ", ".join(
+        f"{llm} {c} call{'s' if c != 1 else ''}{f', {f} failed' if f else ''} ({i:,}+{o:,} tokens)"
+        for llm, (c, f, i, o) in sorted(per.items(), key=lambda kv: (-kv[1][0], kv[0]))
+    )
+    return f"calls per LLM{' (all sessions)' if by_model and summary.resumed else ''}: {text}"
+
+
+def summary_lines(
+    summary: Any, report: list[str] | None = None, by_model: list[dict[str, Any]] | None = None
+) -> list[str]:
+    """The end-of-run lines: where, how it ended, time, calls per LLM (`by_model`: the report's
+    per-model rows), what was skipped or kept, then the cost report's lines (`report`); without a
+    report, the run's own repair and cost figures. Redacted and safe for a terminal."""
+    lines = [f"project: {summary.project_path}", _status_line(summary)]
     if summary.cached:
         lines.append(
             f"resumed: {summary.cached} finished action(s) taken from the checkpoint, not requested again"
         )
-    if summary.calls_by_llm:
-        per = ", ".join(
-            f"{llm} {n} call{'s' if n != 1 else ''} ({summary.tokens_by_llm.get(llm, (0, 0))[0]:,}+"
-            f"{summary.tokens_by_llm.get(llm, (0, 0))[1]:,} tokens)"
-            for llm, n in sorted(summary.calls_by_llm.items(), key=lambda kv: (-kv[1], kv[0]))
-        )
-        lines.append(f"calls per LLM: {per}")
+    calls = _calls_line(summary, by_model)
+    if calls:
+        lines.append(calls)
     for name, why in summary.skipped:  # a reason from safepath starts with the name, escaped
         lines.append(
             f"skipped {why}" if why.startswith(shown_name(name)) else f"skipped {shown_name(name)}: {why}"
@@ -133,15 +153,17 @@ def summary_lines(summary: Any, report: list[str] | None = None) -> list[str]:
     return [printable(redact(line)) for line in lines]
 
 
-def _report_lines(path: Path) -> list[str]:
+def _report(path: Path) -> tuple[list[str], list[dict[str, Any]] | None]:
+    """The cost report's summary lines and per-model rows ([] and None: no ledger yet)."""
     from polyteam.errors import PolyteamError
     from polyteam.report import build_report
     from polyteam.report import summary_lines as report_summary
 
     try:
-        return report_summary(build_report(path))
+        report = build_report(path)
     except PolyteamError:  # no ledger yet (nothing was called): the run summary says enough
-        return []
+        return [], None
+    return report_summary(report), list(report.get("by_model") or [])
 
 
 def run(
@@ -211,7 +233,7 @@ def run(
 
         print_summary_json(summary)
     else:
-        for line in summary_lines(summary, _report_lines(path)):
+        for line in summary_lines(summary, *_report(path)):
             console.print(line, markup=False, soft_wrap=True)
     if summary.status == "budget":
         spent = f"${summary.cost_usd:.4f}" if summary.cost_usd is not None else "the budget"

@@ -43,7 +43,7 @@ def plan_from_tasks(tasks: Tasks, design: Design | None = None) -> FilePlan:
 def review_markdown(filename: str, rounds: list[CodeReview]) -> str:
     parts = [f"# Code review: `{filename}`\n"]
     for i, review in enumerate(rounds, 1):
-        parts.append(f"\n## Round {i}: {review.verdict}\n\n{review.to_markdown().strip()}\n")
+        parts.append(f"\n## Round {i}: {review.verdict}\n\n{review.round_markdown().strip()}\n")
     return "".join(parts)
 
 
