@@ -39,7 +39,9 @@ class LoggingProvider:
         self.calls.append("complete")
         return Completion(text="done", input_tokens=1, output_tokens=1, model="m", finish_reason="stop")
 
-    async def stream(self, messages: list[Message], options: CallOptions) -> AsyncIterator[Delta | Completion]:
+    async def stream(
+        self, messages: list[Message], options: CallOptions
+    ) -> AsyncIterator[Delta | Completion]:
         self.calls.append("stream")
         yield Delta("do")
         yield Completion(text="do", input_tokens=1, output_tokens=1, model="m", finish_reason="stop")

@@ -12,7 +12,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from polyteam.errors import ConfigError, ConfigIssue
+from polyteam.errors import UsageError
 from polyteam.gateway import Answer, Gateway, RouterLike
 from polyteam.providers.base import Message
 from polyteam.redact import redact
@@ -23,27 +23,18 @@ def check_names(role: str, action: str) -> None:
     """`--role` and `--action` must name a Role and an Action of the team, as `check` requires.
 
     Raises:
-        ConfigError: an unknown name (with the closest valid one).
+        UsageError: an unknown name (with the closest valid one).
     """
     import difflib
 
     from polyteam.roster import ACTIONS, ROLES
 
-    issues = []
     for flag, name, valid, kind in (("--role", role, ROLES, "Role"), ("--action", action, ACTIONS, "Action")):
         if name not in valid:
             close = difflib.get_close_matches(name, valid, n=1, cutoff=0.6)
             fix = f"did you mean {close[0]}?" if close else f"use one of {', '.join(valid)}"
-            issues.append(
-                ConfigIssue(
-                    "polyteam ask",
-                    flag,
-                    f"{printable(name[:60], keep_newlines=False)!r}: unknown {kind}",
-                    fix,
-                )
-            )
-    if issues:
-        raise ConfigError(issues)
+            shown = printable(name[:60], keep_newlines=False)
+            raise UsageError("polyteam ask", flag, f"{shown!r}: unknown {kind}", fix)
 
 
 async def ask_once(router: RouterLike, role: str, action: str, prompt: str) -> Answer:

@@ -72,11 +72,11 @@ async def _serve(emulator: Emulator) -> None:
     try:
         await emulator.start()
     except OSError as exc:  # the port is taken, or the address is not this machine's
-        from polyteam.errors import ConfigError, ConfigIssue
+        from polyteam.errors import UsageError
 
         fix = "pick another --port (0: any free port)" if exc.errno == errno.EADDRINUSE else "check --host"
-        raise ConfigError(
-            [ConfigIssue("polyteam emulate", "--port", f"cannot listen there: {exc.strerror or exc}", fix)]
+        raise UsageError(
+            "polyteam emulate", "--port", f"cannot listen there: {exc.strerror or exc}", fix
         ) from None
     try:
         print(READY.format(url=emulator.base_url), flush=True)

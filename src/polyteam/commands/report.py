@@ -10,28 +10,24 @@ import json
 import sys
 from pathlib import Path
 
-from polyteam.errors import ConfigError, ConfigIssue
+from polyteam.errors import UsageError
 
 
 def write_html(path: Path, page: str) -> None:
     """Write the HTML page atomically; its folder must exist (it is never created).
 
     Raises:
-        ConfigError: a folder, a missing folder or an unwritable path (one line, exit 2).
+        UsageError: a folder, a missing folder or an unwritable path (one line, exit 2).
     """
     from polyteam.atomic import atomic_write_text
 
     if path.is_dir():
-        raise ConfigError(
-            [ConfigIssue("polyteam report", "--html", f"{path} is a folder", "name a file in it")]
-        )
+        raise UsageError("polyteam report", "--html", f"{path} is a folder", "name a file in it")
     try:
         atomic_write_text(path, page, make_parents=False)
     except OSError as exc:
         problem = f"cannot write {path}: {exc.strerror or type(exc).__name__}"
-        raise ConfigError(
-            [ConfigIssue("polyteam report", "--html", problem, "name a file in a writable folder")]
-        ) from None
+        raise UsageError("polyteam report", "--html", problem, "name a file in a writable folder") from None
 
 
 def run(*, project: Path, as_json: bool = False, html: Path | None = None) -> None:

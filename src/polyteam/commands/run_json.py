@@ -29,7 +29,9 @@ def summary_json(summary: Any) -> dict[str, Any]:
         "ok": summary.status == "done",
         "error": summary.error or None,
         "elapsed_s": round(summary.elapsed_s, 3),
+        "session_s": round(getattr(summary, "session_s", summary.elapsed_s), 3),
         "resumed": summary.resumed,
+        "already_done": getattr(summary, "already_done", False),
         "cached": summary.cached,
         "calls_by_llm": dict(summary.calls_by_llm),
         "tokens_by_llm": {
@@ -41,6 +43,7 @@ def summary_json(summary: Any) -> dict[str, Any]:
         "quality": dict(getattr(summary, "quality", None) or {}),
         "written": list(summary.written),
         "skipped": [{"file": name, "why": why} for name, why in summary.skipped],
+        "kept": [{"file": name, "new_version": beside} for name, beside in getattr(summary, "kept", [])],
         "notes": list(summary.notes),
         "report": report,
     }
