@@ -242,27 +242,33 @@ def project_summary(project_dir: str | os.PathLike[str]) -> list[str]:
 
 
 def rich_tables(report: dict[str, Any]) -> list[Any]:
-    """The report as rich Tables: by Role, by Action and by model."""
+    """The report as rich Tables: by Role, by Action and by model.
+
+    They fit an 80-column terminal: numbers are never cut (short two-line headers), and a label
+    column is as wide as its longest word, so WriteCode and WriteCodeReview stay whole and a long
+    model name wraps at a space, never into the same abbreviation as another.
+    """
+    from rich import box
     from rich.markup import escape
     from rich.table import Table
 
     tables = []
-    for title, key, label_fields in (
-        ("By Role", "by_role", ("role",)),
-        ("By Action", "by_action", ("action",)),
-        ("By model", "by_model", ("llm", "provider", "model")),
+    for title, key, header in (
+        ("By Role", "by_role", "Role"),
+        ("By Action", "by_action", "Action"),
+        ("By model", "by_model", "LLM (provider) model"),
     ):
-        table = Table(title=title, title_justify="left")
-        for field in label_fields:
-            table.add_column(field.capitalize() if field != "llm" else "LLM")
-        for col in ("Calls", "Failed", "Input tok", "Output tok", "Cost USD", "Latency s", "Mean s"):
-            table.add_column(col, justify="right")
-        for g in report[key]:
-            label = [escape(str(g[f])) for f in label_fields]
-            if key == "by_model" and g["unpriced"]:
-                label[-1] += " (unpriced)"
+        labels = [escape(_group_label(key, g)) for g in report[key]]
+        longest = max((len(word) for text in labels for word in text.split()), default=len(header))
+        table = Table(
+            title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True
+        )
+        table.add_column(header, min_width=min(max(longest, 4), 40), overflow="fold")
+        for col in _NUMBER_COLUMNS:
+            table.add_column(col, justify="right", no_wrap=True)
+        for label, g in zip(labels, report[key], strict=True):
             table.add_row(
-                *label,
+                label,
                 str(g["calls"]),
                 str(g["failed"]),
                 f"{g['input_tokens']:,}",
@@ -273,3 +279,15 @@ def rich_tables(report: dict[str, Any]) -> list[Any]:
             )
         tables.append(table)
     return tables
+
+
+_NUMBER_COLUMNS = ("Calls", "Failed", "Input\ntok", "Output\ntok", "Cost\nUSD", "Latency\ns", "Mean\ns")
+
+
+def _group_label(key: str, g: dict[str, Any]) -> str:
+    if key == "by_role":
+        return str(g["role"])
+    if key == "by_action":
+        return str(g["action"])
+    label = f"{g['llm']} ({g['provider']}) {g['model']}"
+    return label + " (unpriced)" if g.get("unpriced") else label

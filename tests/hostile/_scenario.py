@@ -43,7 +43,9 @@ class Scenario:
             return status
         key = req.api_key if self.echo_key else ""
         handler = getattr(self, f"_{req.action}", None)
-        return json.dumps(handler(req, key)) if handler is not None else "{}"
+        if handler is None:  # not a team prompt (`polyteam ask`): the key and a terminal attack, as text
+            return f"your key is {key} {ESC_TITLE} done"
+        return json.dumps(handler(req, key))
 
     def _WritePRD(self, req: Request, key: str) -> dict[str, object]:  # noqa: N802
         return {

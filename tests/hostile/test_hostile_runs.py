@@ -159,3 +159,12 @@ def test_a_users_edit_survives_resume_and_redo(hostile: Any, tmp_path: Path) -> 
     assert redo.returncode == 0 and len(server.requests) == calls  # replayed, nothing requested
     assert (project / "lib.py").read_text() == "# edited after the run\n"
     assert (project / "lib.py.polyteam-new").is_file() and (project / "main.py").is_file()
+
+
+def test_ask_never_prints_an_echoed_key_or_a_raw_escape(hostile: Any, tmp_path: Path) -> None:
+    server = hostile(Scenario())
+    cfg = write_config(tmp_path / "cfg", server.base_url)
+    doc = json.loads(polyteam("ask", "hi", "--json", "--config-dir", str(cfg), cwd=tmp_path).stdout)
+    assert doc["text"].startswith("your key is *** ") and doc["text"].endswith(" done")
+    plain = polyteam("ask", "hi", "--config-dir", str(cfg), cwd=tmp_path)
+    assert plain.returncode == 0 and "\\x1b]0;pwned" in plain.stdout  # shown, not obeyed

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import Any
 
 from polyteam.redact import redact_obj
 
@@ -29,9 +30,8 @@ def run(config_dir: Path | None = None, as_json: bool = False) -> None:
 
 def _render(document: dict, fallbacks: dict[str, tuple[str, ...]], *, bundled: bool) -> None:
     from rich.console import Console
-    from rich.table import Table
 
-    console = Console(soft_wrap=False, width=max(Console().width, 220))
+    console = Console(soft_wrap=False)
     default = document["default"]
     note = " (the bundled tiny model, run in-process: no key needed)" if bundled else ""
     console.print(
@@ -40,17 +40,35 @@ def _render(document: dict, fallbacks: dict[str, tuple[str, ...]], *, bundled: b
         markup=True,
         highlight=False,
     )
-    table = Table(show_lines=False)
+    for table in route_tables(document, fallbacks, console.width):
+        console.print(table)
+
+
+def route_tables(document: dict, fallbacks: dict[str, tuple[str, ...]], width: int) -> list[Any]:
+    """One table of every route, when it fits `width`; else two that fit 80 columns: the routes
+    (Role, Action, LLM, Why) and the endpoints they name (LLM, Provider, Model, Base URL)."""
+    from rich.console import Console
+    from rich.table import Table
+
+    chain = {r["llm"]: " -> ".join([r["llm"], *fallbacks.get(r["llm"], ())]) for r in document["routes"]}
+    wide = Table(show_lines=False)
     for column in ("Role", "Action", "LLM (-> fallback)", "Provider", "Model", "Base URL", "Why"):
-        table.add_column(column, overflow="fold")
-    for route in document["routes"]:
-        table.add_row(
-            route["role"],
-            route["action"],
-            " -> ".join([route["llm"], *fallbacks.get(route["llm"], ())]),
-            route["provider"],
-            route["model"],
-            route["base_url"] or "(started by polyteam)",
-            route["source"],
-        )
-    console.print(table)
+        wide.add_column(column, no_wrap=True)
+    for r in document["routes"]:
+        base = r["base_url"] or "(started by polyteam)"
+        wide.add_row(r["role"], r["action"], chain[r["llm"]], r["provider"], r["model"], base, r["source"])
+    if Console(width=10_000).measure(wide).maximum <= width:
+        return [wide]
+    routes = Table(title="Routes", title_justify="left", show_lines=False)
+    for column in ("Role", "Action", "LLM (-> fallback)", "Why"):
+        routes.add_column(column, overflow="fold")
+    endpoints = Table(title="Endpoints", title_justify="left", show_lines=False)
+    for column in ("LLM", "Provider", "Model", "Base URL"):
+        endpoints.add_column(column, overflow="fold")
+    seen: set[str] = set()
+    for r in document["routes"]:
+        routes.add_row(r["role"], r["action"], chain[r["llm"]], r["source"])
+        if r["llm"] not in seen:
+            seen.add(r["llm"])
+            endpoints.add_row(r["llm"], r["provider"], r["model"], r["base_url"] or "(started by polyteam)")
+    return [routes, endpoints]
