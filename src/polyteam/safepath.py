@@ -126,15 +126,18 @@ def check_model_path(name: str) -> PurePosixPath:
 
 
 def collisions(names: list[str]) -> dict[str, str]:
-    """Names of one plan that are also a folder of another name in it (`collide` beside
-    `collide/inner.py`), mapped to the reason: both cannot exist, so the plain file is skipped."""
-    folded = {n.casefold().strip("/") for n in names}
+    """Names of one plan that cannot all exist, mapped to the reason the one skipped is skipped: a
+    file that is also a folder of another name (`collide` beside `collide/inner.py`: the plain file),
+    and a name that differs from an earlier one only in case (a case-folding file system has one)."""
+    folded = sorted({n.casefold().strip("/") for n in names})
+    first: dict[str, str] = {}
     out: dict[str, str] = {}
     for name in names:
         key = name.casefold().strip("/")
-        inner = next((o for o in sorted(folded) if o.startswith(key + "/")), None)
-        if inner is not None:
+        if any(o.startswith(key + "/") for o in folded):
             out[name] = f"{shown_name(name)}: also a folder of another file in the plan; not written"
+        elif first.setdefault(key, name) != name:
+            out[name] = f"{shown_name(name)}: differs from {shown_name(first[key])} only in case; not written"
     return out
 
 

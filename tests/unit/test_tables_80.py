@@ -57,7 +57,5 @@ def test_routes_fit_80_columns_in_two_tables_and_one_when_wide() -> None:
     text = _render(narrow)
     assert len(narrow) == 2 and max(len(line) for line in text.splitlines()) <= 80
     assert "…" not in text and "WriteCodeReview" in text and "coder-7b-instruct -> zhipu" in text
-    assert (
-        "https://open.bigmodel.cn/api/paas/v4" in text.replace("│", "").replace(" ", "").replace("\n", "")
-    )
+    assert "https://open.bigmodel.cn/api/paas/v4" in text.replace("│", "").replace(" ", "").replace("\n", "")
     assert len(route_tables(document, fallbacks, 250)) == 1

@@ -303,8 +303,8 @@ def test_ordinary_docs_are_not_reserved(name: str) -> None:
 
 
 def test_a_file_that_is_another_files_folder_is_the_one_skipped() -> None:
-    clashes = collisions(["collide", "collide/inner.py", "main.py", "Pkg", "pkg/a.py"])
-    assert set(clashes) == {"collide", "Pkg"}
+    clashes = collisions(["collide", "collide/inner.py", "main.py", "Pkg", "pkg/a.py", "Main.py", "main.py"])
+    assert set(clashes) == {"collide", "Pkg", "Main.py"}
 
 
 async def test_a_file_in_the_way_of_a_folder_is_an_unsafe_path_not_a_crash(tmp_path: Path) -> None:
