@@ -143,6 +143,7 @@ class LiveProgress:
                 self.live.console.print(redact(line), markup=False, highlight=False)
 
     def render(self) -> Any:
+        from rich.markup import escape  # file names in the keys are a model's: never rich markup
         from rich.table import Table
 
         now = time.monotonic()
@@ -153,13 +154,13 @@ class LiveProgress:
             style = {"working": "yellow", "done": "green", "failed": "red", "stopped": "red"}.get(
                 v.state, "dim"
             )
-            doing = printable(", ".join(sorted(v.active)), keep_newlines=False)[:48]
+            doing = escape(printable(", ".join(sorted(v.active)), keep_newlines=False)[:48])
             if v.cached:
                 doing = (doing + " " if doing else "") + f"({v.cached} from checkpoint)"
             table.add_row(
                 v.role,
                 f"[{style}]{v.state}[/]",
-                printable(redact(", ".join(v.llms)), keep_newlines=False) or "-",
+                escape(printable(redact(", ".join(v.llms)), keep_newlines=False)) or "-",
                 f"{v.input_tokens:,}/{v.output_tokens:,}",
                 f"{v.elapsed(now):.1f}s",
                 doing,
