@@ -228,6 +228,15 @@ def run(
         errors.print(f"polyteam: interrupted, state saved{hint}", markup=False, soft_wrap=True)
         raise typer.Exit(EXIT_INTERRUPTED) from None
 
+    _finish(summary, path, console, errors, as_json=as_json)
+
+
+def _finish(summary: Any, path: Path, console: Any, errors: Any, *, as_json: bool) -> None:
+    """Print the summary (lines or JSON), then the stop line on stderr; exit unless done.
+
+    Raises:
+        typer.Exit: 1 failed, 3 budget.
+    """
     if as_json:
         from polyteam.commands.run_json import print_summary_json
 
