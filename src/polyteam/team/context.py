@@ -74,7 +74,9 @@ class RunContext:
             raise RunStopped from exc
         output = mask_output(result.output)  # no registered secret goes on into files or prompts
         if getattr(result, "degraded", False):  # the weak helper's hook
-            self.events.note(role, f"{key}: " + "; ".join(f for f in result.fixes if f.startswith("degraded")))
+            self.events.note(
+                role, f"{key}: " + "; ".join(f for f in result.fixes if f.startswith("degraded"))
+            )
         usage = await self.checkpoint.record(key, role, action.name, result, output)
         self.events.emit("end", role, action=action.name, key=key, **usage)
         return output
