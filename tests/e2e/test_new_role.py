@@ -32,7 +32,7 @@ class DesignCritic(Role):
 
     async def react(self, message: TeamMessage, ctx: RunContext) -> None:
         design = await ctx.act(self.name, WriteDesign(), "WriteDesign:second-opinion", {"prd": message.content})
-        await ctx.awrite(self.name, "docs/second_opinion.md", design.to_markdown())
+        await ctx.artifacts.write(self.name, "docs/second_opinion.md", design.to_markdown())
 
 
 ROSTER = (
