@@ -15,7 +15,9 @@ def _python(code: str) -> subprocess.CompletedProcess[str]:
     import os
 
     env = {**os.environ, **BASE_ENV}
-    return subprocess.run([sys.executable, "-c", BLOCKED + code], capture_output=True, text=True, env=env, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-c", BLOCKED + code], capture_output=True, text=True, env=env, timeout=60
+    )
 
 
 def test_every_module_outside_the_emulator_imports_without_aiohttp() -> None:

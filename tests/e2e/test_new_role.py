@@ -31,7 +31,9 @@ class DesignCritic(Role):
     watches: ClassVar[tuple[Cause, ...]] = (WritePRD,)
 
     async def react(self, message: TeamMessage, ctx: RunContext) -> None:
-        design = await ctx.act(self.name, WriteDesign(), "WriteDesign:second-opinion", {"prd": message.content})
+        design = await ctx.act(
+            self.name, WriteDesign(), "WriteDesign:second-opinion", {"prd": message.content}
+        )
         await ctx.artifacts.write(self.name, "docs/second_opinion.md", design.to_markdown())
 
 

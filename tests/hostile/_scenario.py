@@ -19,7 +19,14 @@ import canary
 
 ESC_TITLE = "\x1b]0;pwned\x07\x1b[2J"  # set the terminal title, clear the screen
 
-#: names a hostile task list plans: polyteam's own files, a file/folder collision, unsafe names
+#: names that pass the action gates (plausible file names) yet are polyteam's own files
+RESERVED_FILES = [
+    "docs/prd.md", "docs/prd.json", "docs/requirement.txt", "docs/system_design.md", "docs/tasks.json",
+    "docs/tasks.md", "main.py",
+]  # fmt: skip
+
+#: names a hostile task list plans: polyteam's own files, a file/folder collision, unsafe names (the
+#: action gates drop the implausible ones before the Engineer's screen sees them: either must hold)
 HOSTILE_FILES = [
     "docs/prd.md", "docs/prd.json", "docs/requirement.txt", "docs/system_design.md", "docs/tasks.json",
     "collide", "collide/inner.py", "../x.py", "main\u202egnp.py", "ma\u200bin.py", "a\x1b[2Jb.py",

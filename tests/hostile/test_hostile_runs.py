@@ -14,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from _scenario import HOSTILE_FILES, Scenario, write_config
+from _scenario import HOSTILE_FILES, RESERVED_FILES, Scenario, write_config
 from _support import project_in, run_polyteam
 
 from canary import assert_no_canary
@@ -44,11 +44,8 @@ def assert_no_canary_onward(server: Any) -> None:
         assert_no_canary(json.dumps(req.body), f"the {req.action} prompt")
 
 
-def test_a_colliding_task_list_never_replaces_polyteams_docs_and_the_run_finishes(
-    hostile: Any, tmp_path: Path
-) -> None:
-    scenario = Scenario(files=HOSTILE_FILES)
-    server = hostile(scenario)
+def test_a_task_list_naming_polyteams_docs_never_replaces_them(hostile: Any, tmp_path: Path) -> None:
+    server = hostile(Scenario(files=RESERVED_FILES))
     cfg = write_config(tmp_path / "cfg", server.base_url)
     result = polyteam("run", REQ, "--workdir", "ws", "--config-dir", str(cfg), cwd=tmp_path)
     assert result.returncode == 0, result.stderr + result.stdout
@@ -59,15 +56,32 @@ def test_a_colliding_task_list_never_replaces_polyteams_docs_and_the_run_finishe
     assert (project / "docs/requirement.txt").read_text() == REQ + "\n"
     assert "task_list" in json.loads((project / "docs/tasks.json").read_text())
     assert "file_list" in json.loads((project / "docs/system_design.json").read_text())
-    assert (project / "collide/inner.py").is_file() and (project / "main.py").is_file()
-    written = {p.relative_to(project).as_posix() for p in project.rglob("*") if p.is_file()}
-    assert not any(ord(c) < 32 or c in "\u202e\u200b" for name in written for c in name), written
-    assert not (tmp_path / "ws" / "x.py").exists()
-    for name in ("docs/prd.md", "collide", "../x.py"):
-        assert f"skipped {name!r}" in result.stdout
-    assert "skipped 'main\\u202egnp.py'" in result.stdout  # shown escaped, never raw
+    assert (
+        "API_KEY"
+        not in (project / "docs/tasks.md").read_text() + (project / "docs/system_design.md").read_text()
+    )
+    for name in RESERVED_FILES[:-1]:
+        assert f"skipped '{name}': reserved for polyteam" in result.stdout, result.stdout
+    assert (project / "main.py").is_file()
     review = (project / "docs/code_review/main.py.md").read_text()
     assert [line for line in review.splitlines() if line.startswith("# ")] == ["# Code review: `main.py`"]
+    assert_no_canary_in_tree(project)
+    assert_no_canary_onward(server)
+
+
+def test_unsafe_and_colliding_names_are_never_written_and_the_run_finishes(
+    hostile: Any, tmp_path: Path
+) -> None:
+    server = hostile(Scenario(files=HOSTILE_FILES))
+    cfg = write_config(tmp_path / "cfg", server.base_url)
+    result = polyteam("run", REQ, "--workdir", "ws", "--config-dir", str(cfg), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr + result.stdout
+    project = project_in(tmp_path / "ws")
+    written = {p.relative_to(project).as_posix() for p in project.rglob("*") if p.is_file()}
+    assert not any(ord(c) < 32 or c in "\u202e\u200b\x7f" for name in written for c in name), written
+    assert not (tmp_path / "ws" / "x.py").exists() and (project / "main.py").is_file()
+    assert "task_list" in json.loads((project / "docs/tasks.json").read_text())
+    assert (project / "docs/requirement.txt").read_text() == REQ + "\n"
     assert_no_canary_in_tree(project)
     assert_no_canary_onward(server)
 
@@ -83,7 +97,7 @@ def test_ten_colliding_runs_all_finish_and_a_failed_one_resumes(hostile: Any, tm
     scenario.fail.clear()
     resumed = polyteam("run", "--resume", str(project), cwd=tmp_path)
     assert resumed.returncode == 0, resumed.stderr + resumed.stdout
-    assert (project / "main.py").is_file() and (project / "collide/inner.py").is_file()
+    assert (project / "main.py").is_file() and not (project / "collide").is_file()
     again = polyteam("run", "--resume", str(project), cwd=tmp_path)
     assert again.returncode == 0 and "already done" in again.stdout
     with ThreadPoolExecutor(4) as pool:

@@ -117,7 +117,9 @@ class FakeGateway:
         gateway = self
 
         class _Provider:
-            endpoint = Endpoint(llm=f"llm-{action}", kind="openai", base_url="http://127.0.0.1:1/v1", model="m")
+            endpoint = Endpoint(
+                llm=f"llm-{action}", kind="openai", base_url="http://127.0.0.1:1/v1", model="m"
+            )
 
             async def complete(self, messages: Any, options: Any) -> Completion:
                 return (await gateway.ask(role, action, messages, options)).completion
