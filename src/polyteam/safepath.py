@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Sequence
 from pathlib import PurePosixPath
 
 from polyteam.errors import UnsafePathError
@@ -125,7 +126,7 @@ def check_model_path(name: str) -> PurePosixPath:
     return rel
 
 
-def collisions(names: list[str]) -> dict[str, str]:
+def collisions(names: Sequence[str]) -> dict[str, str]:
     """Names of one plan that cannot all exist, mapped to the reason the one skipped is skipped: a
     file that is also a folder of another name (`collide` beside `collide/inner.py`: the plain file),
     and a name that differs from an earlier one only in case (a case-folding file system has one)."""

@@ -16,10 +16,10 @@ from typing import Any
 
 import typer
 
+from polyteam.config.schema import MAX_REVIEW_K
 from polyteam.errors import UsageError
 from polyteam.redact import redact
 from polyteam.safepath import shown_name
-from polyteam.team.state import MAX_REVIEW_K
 from polyteam.terminal import printable
 
 EXIT_FAILED = 1

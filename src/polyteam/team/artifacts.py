@@ -12,6 +12,7 @@ user's. The writes themselves are `polyteam.workspace`'s.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -64,7 +65,7 @@ class Artifacts:
         data = json.dumps(output.model_dump(mode="json"), indent=2, ensure_ascii=False) + "\n"
         return await self.write(role, f"{stem}.json", data) and md
 
-    def screen(self, role: str, names: list[str]) -> list[str]:
+    def screen(self, role: str, names: Sequence[str]) -> list[str]:
         """The names of a plan that may be requested and written; each other one is reported and
         skipped: unsafe, reserved for polyteam, a file that is also another's folder, or binary."""
         clashing = collisions(names)

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from polyteam import telemetry
+from polyteam.config.schema import MAX_REVIEW_K
 from polyteam.errors import PolyteamError
 from polyteam.team.artifacts import Artifacts
 from polyteam.team.checkpoint import Checkpoint
@@ -33,7 +34,7 @@ from polyteam.team.environment import Environment
 from polyteam.team.events import Events, EventSink, RunStopped, StopSignal
 from polyteam.team.message import USER_REQUIREMENT, TeamMessage
 from polyteam.team.role import Role
-from polyteam.team.state import MAX_REVIEW_K, RunState
+from polyteam.team.state import RunState
 from polyteam.workspace import STATE_DIR, Workspace, create_project_dir, requirement_slug
 
 DEFAULT_MAX_ROUNDS = 20
@@ -276,7 +277,7 @@ class Team:
 
     def _route_llm(self, role: str, action: str) -> str:
         try:
-            return self.settings.router.route(role, action).llm
+            return str(self.settings.router.route(role, action).llm)
         except Exception:  # display only: a router that cannot say must not stop the run
             return ""
 
