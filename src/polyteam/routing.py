@@ -108,6 +108,16 @@ class Router:
         """Every (Role, Action) pair of the standard team, resolved."""
         return [self.route(role, action) for role, action in role_pairs()]
 
+    def distinct_routes(self) -> list[Route]:
+        """One route per distinct endpoint (kind, base URL, model), in pipeline order."""
+        seen: set[tuple[str, str, str]] = set()
+        routes: list[Route] = []
+        for route in self.all_routes():
+            if route.endpoint.key not in seen:
+                seen.add(route.endpoint.key)
+                routes.append(route)
+        return routes
+
     def explain(self) -> dict[str, Any]:
         """The `polyteam routes --json` document (DESIGN §5); never a key."""
         return {

@@ -71,20 +71,9 @@ def _ping_failure(route: Route, exc: Exception) -> str:
     return f"retired or unknown model {endpoint.model}; set {where} ({exc})"
 
 
-def distinct_routes(router: Router) -> list[Route]:
-    """One route per distinct endpoint (kind, base URL, model), in pipeline order."""
-    seen: set[tuple[str, str, str]] = set()
-    routes: list[Route] = []
-    for route in router.all_routes():
-        if route.endpoint.key not in seen:
-            seen.add(route.endpoint.key)
-            routes.append(route)
-    return routes
-
-
 async def ping_all(router: Router, timeout: float = PING_TIMEOUT_S) -> list[PingResult]:
     """Ping every distinct routed endpoint concurrently."""
-    return list(await asyncio.gather(*(ping_route(route, timeout) for route in distinct_routes(router))))
+    return list(await asyncio.gather(*(ping_route(route, timeout) for route in router.distinct_routes())))
 
 
 async def ping_route(route: Route, timeout: float = PING_TIMEOUT_S) -> PingResult:

@@ -42,8 +42,6 @@ def run_json(
     Raises:
         typer.Exit: 1 or 2 (after printing the document).
     """
-    from polyteam.commands.check import distinct_routes
-
     try:
         settings = load_settings(config_dir, os.environ)
     except ConfigError as exc:
@@ -52,7 +50,7 @@ def run_json(
         raise typer.Exit(2) from None
     document: dict[str, Any] = {"ok": True, "issues": []}
     if not ping:
-        document["endpoints"] = [_endpoint(route) for route in distinct_routes(settings.router)]
+        document["endpoints"] = [_endpoint(route) for route in settings.router.distinct_routes()]
         _print(document)
         return
     results = asyncio.run(ping_all(settings.router))
