@@ -98,6 +98,11 @@ def child_env(**extra: str) -> dict[str, str]:
         for k, v in os.environ.items()
         if not k.startswith(_CONFIG_ENV_PREFIXES) and k not in _CONFIG_ENV_NAMES
     }
+    # as an installed package runs: with its bytecode cached (pip compiles it at install time). This
+    # machine sets PYTHONDONTWRITEBYTECODE=1, which makes every child compile polyteam's ~60 modules
+    # from source again (~60-90 ms of CPU before the first request); BENCH_NO_BYTECODE=1 keeps it.
+    if not os.environ.get("BENCH_NO_BYTECODE"):
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
     env.update(extra)
     env.setdefault("COLUMNS", "200")
     return env

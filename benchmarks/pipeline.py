@@ -1,6 +1,7 @@
 """A full `polyteam run` against the emulator: wall time vs the critical path, tokens, start-up, memory.
 
     python benchmarks/pipeline.py --latency-ms 500 --files 4 [--sequential] [--review-k 1]
+    python benchmarks/pipeline.py --latency-ms 500 --files 4,12     # both projects in one run
     python benchmarks/pipeline.py --matrix            # L in {0, 500} x N in {4, 12} + sequential baseline
     python benchmarks/pipeline.py --matrix --json results.json
 
@@ -322,7 +323,7 @@ def matrix_configs() -> list[tuple[int, int, bool]]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--latency-ms", type=int, default=500)
-    parser.add_argument("--files", type=int, default=4)
+    parser.add_argument("--files", default="4", help="files in the project; a list runs each: 4,12")
     parser.add_argument("--sequential", action="store_true", help="concurrency off (max_concurrency: 1)")
     parser.add_argument("--review-k", type=int, default=1)
     parser.add_argument(
@@ -331,7 +332,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, help="also write every figure to this file")
     args = parser.parse_args(argv)
 
-    configs = matrix_configs() if args.matrix else [(args.latency_ms, args.files, args.sequential)]
+    files = [int(n) for n in str(args.files).split(",") if n.strip()]
+    configs = matrix_configs() if args.matrix else [(args.latency_ms, n, args.sequential) for n in files]
     results = []
     for latency, n_files, sequential in configs:
         print(f"running L={latency} ms N={n_files} {'sequential' if sequential else 'concurrent'} ...",
@@ -345,8 +347,10 @@ def main(argv: list[str] | None = None) -> int:
         "bound = calls on the longest dependency chain x L; wall = fork to exit of `polyteam run` "
         "(start-up included); span = first request start to last request end (emulator log); after last = last response to "
         "exit (final writes, summary, report, interpreter exit); CPU = the polyteam process's user+system time; "
-        "load = the machine's 1-min load average before the run (2 cores: above 2 means contention)"
+        "load = the machine's 1-min load average before the run (2 cores: above 2 means contention); "
+        "the child runs with its bytecode cached, as an installed package does (BENCH_NO_BYTECODE=1: not)"
     )
+    print(f"1-min load average after the runs: {os.getloadavg()[0]:.2f}")
     for line in speedup_lines(results):
         print(line)
     print(

@@ -37,6 +37,9 @@ import _common as c  # noqa: E402
 REQUIREMENT = "Write a cli snake game"
 LIMITED_ACTION = "WriteCodeReview"
 LIMITED_PATH = "/limited/v1/chat/completions"
+TARGET_M = 20  # issue 15: at M = 20, mean run <= 1.2 x M = 1 and <= 4 ms of CPU per request
+TARGET_RATIO = 1.2
+TARGET_CPU_MS = 4.0
 
 
 def _rss_mb() -> float:
@@ -60,10 +63,11 @@ async def _runs(config_dir: Path, workdir: Path, m: int, review_k: int) -> dict[
         )
         return summary.status, time.perf_counter() - t0
 
-    t0 = time.perf_counter()
+    t0, cpu0 = time.perf_counter(), time.process_time()
     done = await asyncio.gather(*(one(i) for i in range(m)))
     return {
         "wall_s": time.perf_counter() - t0,
+        "run_cpu_s": time.process_time() - cpu0,  # the runs alone: start-up and imports excluded
         "statuses": [s for s, _ in done],
         "run_s": [t for _, t in done],
         "rss_before_mb": rss_before,
@@ -74,8 +78,6 @@ def child_main(config_dir: Path, workdir: Path, m: int, review_k: int, no_fsync:
     """The child: warm the imports (as a long-lived process would have them), run M teams, print JSON."""
     if no_fsync:  # diagnosis only (--diagnose-no-fsync): what the curve is without blocking fsync calls
         os.fsync = lambda fd: None
-    import openai  # noqa: F401
-
     import polyteam.actions.structured  # noqa: F401
     import polyteam.cost  # noqa: F401
     import polyteam.gateway  # noqa: F401
@@ -148,6 +150,7 @@ def measure(
         "rss_per_run_mb": (child.peak_rss_mb - data["rss_before_mb"]) / m,
         "requests": len(records),
         "cpu_ms_per_request": 1000 * child.cpu_s / max(1, len(records)),
+        "run_cpu_ms_per_request": 1000 * data["run_cpu_s"] / max(1, len(records)),
         "emulator_cpu_ms_per_request": 1000 * emulator_cpu / max(1, len(records)),
         "max_in_flight": max_overlap(records),
         "limited_requests": len(limited),
@@ -161,6 +164,13 @@ def _bound(workdir: Path, records: list[dict[str, Any]], m: int, latency_ms: int
     graph = c.load_graph(c.find_project(workdir / "run0"))
     per_tag = {tag: n // m for tag, n in c.calls_by_tag(records).items()}
     return c.critical_path(graph, per_tag).calls * latency_ms / 1000
+
+
+def _limited(emu: Any, root: Path, ms: list[int], args: argparse.Namespace) -> dict[str, Any]:
+    print(f"running M={max(ms)} with {LIMITED_ACTION} max_concurrency {args.limit} ...", file=sys.stderr)
+    return measure(
+        emu, root, max(ms), args.review_k, args.latency_ms, limit=args.limit, no_fsync=args.diagnose_no_fsync
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -177,6 +187,7 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="diagnosis only: make os.fsync a no-op in the child (durability off) to show what it costs",
     )
+    parser.add_argument("--skip-limit", action="store_true", help="leave out the per-endpoint limit run")
     parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--config-dir", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--workdir", type=Path, help=argparse.SUPPRESS)
@@ -198,18 +209,7 @@ def main(argv: list[str] | None = None) -> int:
                 results.append(
                     measure(emu, root, m, args.review_k, args.latency_ms, no_fsync=args.diagnose_no_fsync)
                 )
-            print(
-                f"running M={max(ms)} with {LIMITED_ACTION} max_concurrency {args.limit} ...", file=sys.stderr
-            )
-            limited = measure(
-                emu,
-                root,
-                max(ms),
-                args.review_k,
-                args.latency_ms,
-                limit=args.limit,
-                no_fsync=args.diagnose_no_fsync,
-            )
+            limited = None if args.skip_limit else _limited(emu, root, ms, args)
 
     alone = results[0]["mean_run_s"]
     print(f"machine: {c.machine()}  (1-min load average before: {load_before:.2f})")
@@ -229,6 +229,7 @@ def main(argv: list[str] | None = None) -> int:
         "RSS before runs MB",
         "RSS growth per run MB",
         "client CPU ms/req",
+        "in-run CPU ms/req",
         "emulator CPU ms/req",
         "max in flight",
     ]
@@ -245,6 +246,7 @@ def main(argv: list[str] | None = None) -> int:
             r["rss_before_mb"],
             r["rss_per_run_mb"],
             f"{r['cpu_ms_per_request']:.1f}",
+            f"{r['run_cpu_ms_per_request']:.1f}",
             f"{r['emulator_cpu_ms_per_request']:.1f}",
             r["max_in_flight"],
         ]
@@ -254,8 +256,21 @@ def main(argv: list[str] | None = None) -> int:
     print(
         "bound = one run's critical path (calls on its longest dependency chain x L); CPU ms/req = the "
         "process's user+system CPU time / requests (client: the child running the M teams, start-up "
-        "included; emulator: this process)"
+        "included; in-run: the child's CPU time during the M runs only; emulator: this process)"
     )
+    print(f"1-min load average after: {os.getloadavg()[0]:.2f} (2 cores: above 2 means contention)")
+    for r in results:
+        if r["m"] == TARGET_M:
+            ratio = r["mean_run_s"] / alone
+            print(
+                f"M={TARGET_M}: mean run / M={results[0]['m']} = {ratio:.2f} (target <= {TARGET_RATIO}: "
+                f"{c.verdict(ratio <= TARGET_RATIO)}); CPU per request {r['cpu_ms_per_request']:.1f} ms with "
+                f"start-up, {r['run_cpu_ms_per_request']:.1f} ms in the runs (target <= {TARGET_CPU_MS:.0f} ms: "
+                f"{c.verdict(r['cpu_ms_per_request'] <= TARGET_CPU_MS)} with start-up, "
+                f"{c.verdict(r['run_cpu_ms_per_request'] <= TARGET_CPU_MS)} in the runs)"
+            )
+    if limited is None:
+        return 0
     held = limited["limited_max_in_flight"] <= args.limit
     print(
         f"per-endpoint limit under load: M={limited['m']}, {LIMITED_ACTION} -> MODEL_LIST entry with "

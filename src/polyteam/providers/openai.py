@@ -1,10 +1,13 @@
 """OpenAI Chat Completions and every OpenAI-compatible server (MODEL_LIST, open LLM, local).
 
-One attempt per call with the official `openai` SDK (`max_retries=0`): retries, fallback,
-limits and the ledger live in `polyteam.gateway`. One `AsyncOpenAI` client per provider
-instance, closed by `aclose()`. For plain `http://` bases the client's HTTP pool builds no TLS
-context (`_plain_http`), which would load the system CA store (~30 ms of CPU before the first request). SDK and transport errors become `polyteam.errors` classes in
-`_map_error`, the one place this module looks at them. Zhipu reuses this module (`zhipu.py`).
+One attempt per call (no retries): retries, fallback, limits and the ledger live in
+`polyteam.gateway`. The wire is `_chat_wire.ChatClient`, a lean client on httpx2 (the official
+SDK's own HTTP library) that speaks chat completions as the `openai` SDK does; the SDK itself is not
+imported, which keeps ~0.4-1.4 s of import off the path to a run's first request (docs/design.md,
+"The OpenAI-compatible wire"). One client per provider instance, closed by `aclose()`. For plain
+`http://` bases the HTTP pool builds no TLS context (`_plain_http`). Server and transport errors
+become `polyteam.errors` classes in `_map_error`, the one place this module looks at them. Zhipu
+reuses this module (`zhipu.py`).
 """
 
 from __future__ import annotations
@@ -14,7 +17,6 @@ import json
 from typing import Any
 
 import httpx2
-import openai
 
 from polyteam.errors import (
     AuthError,
@@ -27,6 +29,13 @@ from polyteam.errors import (
     ServerError,
     TransportError,
 )
+from polyteam.providers._chat_wire import (
+    ChatClient,
+    WireConnectionError,
+    WireError,
+    WireStatusError,
+    WireTimeoutError,
+)
 from polyteam.providers._common import (
     DEFAULT_TIMEOUT_S,
     completion_with_usage,
@@ -38,14 +47,15 @@ from polyteam.providers._common import (
     retry_after,
     secret_value,
 )
-from polyteam.providers._plain_http import is_plain_http, plain_http_client_kwargs
+from polyteam.providers._plain_http import SDK_LIMITS, is_plain_http, plain_http_client_kwargs
 from polyteam.providers.base import CallOptions, Completion, Delta, Endpoint, Message, Stream
 from polyteam.providers.kinds import BY_NAME, spec_for
 from polyteam.providers.openai_spec import is_reasoning_model
 
 #: what `_map_error` understands; anything else is a bug and keeps its traceback
 EDGE_ERRORS: tuple[type[BaseException], ...] = (
-    openai.OpenAIError,
+    WireError,
+    WireConnectionError,
     httpx2.HTTPError,
     json.JSONDecodeError,
     UnicodeDecodeError,  # a reply that is not UTF-8 (issue 13): a ServerError, so retry and fallback apply
@@ -63,7 +73,7 @@ class OpenAIProvider:
 
     def __init__(self, endpoint: Endpoint) -> None:
         self.endpoint = endpoint
-        self._client = openai.AsyncOpenAI(**self._client_kwargs())
+        self._client = ChatClient(**self._client_kwargs())
         # several bases (DESIGN §2, load balancing): per-base copies sharing the one HTTP pool, in turn
         self._clients = [self._client] + [self._client.with_options(base_url=b) for b in endpoint.bases[1:]]
         self._turns = itertools.count()
@@ -84,10 +94,14 @@ class OpenAIProvider:
         if endpoint.query:
             kwargs["default_query"] = dict(endpoint.query)
         if endpoint.proxy:
-            kwargs["http_client"] = openai.DefaultAsyncHttpxClient(proxy=endpoint.proxy)
+            kwargs["http_client"] = httpx2.AsyncClient(
+                proxy=endpoint.proxy, limits=SDK_LIMITS, follow_redirects=True
+            )
         elif is_plain_http(endpoint):
             # no TLS on the wire: no TLS context built; a redirect to https:// is still verified
-            kwargs["http_client"] = openai.DefaultAsyncHttpxClient(**plain_http_client_kwargs())
+            kwargs["http_client"] = httpx2.AsyncClient(**plain_http_client_kwargs(), follow_redirects=True)
+        else:
+            kwargs["http_client"] = httpx2.AsyncClient(limits=SDK_LIMITS, follow_redirects=True)
         return kwargs
 
     def _token_param(self) -> str:
@@ -197,7 +211,7 @@ class OpenAIProvider:
     async def aclose(self) -> None:
         await self._client.close()
 
-    def _pick(self) -> openai.AsyncOpenAI:
+    def _pick(self) -> ChatClient:
         return self._clients[next(self._turns) % len(self._clients)]
 
     # -- helpers ----------------------------------------------------------------------------------
@@ -232,20 +246,20 @@ class OpenAIProvider:
         return map_sdk_error(
             exc,
             self.endpoint,
-            timeouts=(openai.APITimeoutError, httpx2.TimeoutException),
-            connection_errors=(openai.APIConnectionError, httpx2.HTTPError),
-            malformed=(json.JSONDecodeError, UnicodeDecodeError, openai.APIResponseValidationError),
-            api_error=openai.APIError,
+            timeouts=(WireTimeoutError, httpx2.TimeoutException),
+            connection_errors=(WireConnectionError, httpx2.HTTPError),
+            malformed=(json.JSONDecodeError, UnicodeDecodeError),
+            api_error=WireError,
             classify=self._map_api_error,
         )
 
-    def _map_api_error(self, exc: openai.APIError) -> ProviderError:
+    def _map_api_error(self, exc: WireError) -> ProviderError:
         """An error the server answered with (a status, or an error event inside a 200 stream)."""
         body = exc.body
         message = error_field(body, "message") or exc.message
         code = error_field(body, "code")
         kind = str(error_field(body, "type") or "")
-        if not isinstance(exc, openai.APIStatusError):
+        if not isinstance(exc, WireStatusError):
             # an error event inside a 200 stream (§2a): classify by its type/code
             return self._classify(None, code, kind, message, None)
         wait = retry_after(exc.response.headers)

@@ -58,7 +58,7 @@ def _classify_code(code: str) -> type[ProviderError] | None:
 
 
 class ZhipuProvider(OpenAIProvider):
-    """Zhipu v4 through the openai SDK, with a JWT as the bearer key."""
+    """Zhipu v4 over the OpenAI-compatible wire (`_chat_wire`), with a JWT as the bearer key."""
 
     def __init__(self, endpoint: Endpoint, clock: Clock = time.time) -> None:
         self._clock = clock
@@ -69,7 +69,7 @@ class ZhipuProvider(OpenAIProvider):
         kwargs["base_url"] = self.endpoint.base_url or DEFAULT_BASE_URL
         key = secret_value(self.endpoint)
         if "." in key:
-            # the SDK awaits this before every request, so a token near expiry is replaced
+            # the client awaits this before every request, so a token near expiry is replaced
             kwargs["api_key"] = ZhipuToken(key, clock=self._clock).aget
         return kwargs
 
