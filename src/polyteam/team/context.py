@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from polyteam import telemetry
 from polyteam.errors import BudgetExceededError, PolyteamError
@@ -23,10 +23,14 @@ from polyteam.team.environment import Environment
 from polyteam.team.events import Events, EventSink, RunStopped, StopSignal
 from polyteam.team.message import TeamMessage
 
+if TYPE_CHECKING:
+    from polyteam.actions.base import Action, ActionResult
+    from polyteam.gateway import Gateway
+
 __all__ = ["ActionRunner", "EventSink", "RunContext", "RunStopped"]
 
 #: run_action(gateway, role, action, inputs) -> ActionResult (polyteam.actions.structured)
-ActionRunner = Callable[[Any, str, Any, dict[str, Any]], Awaitable[Any]]
+ActionRunner = Callable[["Gateway", str, "Action", dict[str, Any]], Awaitable["ActionResult"]]
 
 
 @dataclass
@@ -36,13 +40,13 @@ class RunContext:
     artifacts: Artifacts
     stop: StopSignal
     events: Events
-    gateway: Any
+    gateway: Gateway
     runner: ActionRunner
     route_llm: Callable[[str, str], str]  # (role, action) -> the LLM name the route starts at
     review_k: int = 1
 
     async def act(
-        self, role: str, action: Any, key: str, inputs: dict[str, Any], *, optional: bool = False
+        self, role: str, action: Action, key: str, inputs: dict[str, Any], *, optional: bool = False
     ) -> Any:
         """The output of `action` for `key`: from the checkpoint if saved, else from its LLM (then saved).
 
@@ -73,7 +77,7 @@ class RunContext:
             self.stop.request("failed", exc, role, key)
             raise RunStopped from exc
         output = mask_output(result.output)  # no registered secret goes on into files or prompts
-        if getattr(result, "degraded", False):  # the weak helper's hook
+        if result.degraded:
             self.events.note(
                 role, f"{key}: " + "; ".join(f for f in result.fixes if f.startswith("degraded"))
             )

@@ -22,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from polyteam import telemetry
 from polyteam.config.schema import MAX_REVIEW_K
@@ -69,6 +69,12 @@ class RunSummary:
         return self.status == "done"
 
 
+if TYPE_CHECKING:
+    from polyteam.config import Settings
+    from polyteam.cost import CostMeter
+    from polyteam.gateway import Gateway, Meter
+
+
 def _default_runner() -> ActionRunner:
     from polyteam.actions.structured import run_action
 
@@ -78,11 +84,11 @@ def _default_runner() -> ActionRunner:
 class Team:
     def __init__(
         self,
-        settings: Any,
+        settings: Settings,
         roles: list[Role] | None = None,
         *,
-        gateway_factory: Callable[[Any], Any] | None = None,
-        meter_factory: Callable[[Path, float | None], Any] | None = None,
+        gateway_factory: Callable[[Meter | None], Gateway] | None = None,
+        meter_factory: Callable[[Path, float | None], CostMeter | None] | None = None,
         runner: ActionRunner | None = None,
         max_rounds: int = DEFAULT_MAX_ROUNDS,
         capture: bool = False,
@@ -104,7 +110,7 @@ class Team:
         return self._workspace.root if self._workspace is not None else None
 
     @classmethod
-    def standard(cls, settings: Any, **kwargs: Any) -> Team:
+    def standard(cls, settings: Settings, **kwargs: Any) -> Team:
         """The standard team of DESIGN §1: the roles of `polyteam.team.roles.STANDARD_ROLES`, in order."""
         from polyteam.team.roles import STANDARD_ROLES
 
@@ -149,7 +155,7 @@ class Team:
         state = RunState(requirement=requirement)
         state.settings = {
             "review_k": self._review_k(review_k),
-            "config_dir": str(getattr(self.settings, "config_dir", None) or "") or None,
+            "config_dir": str(self.settings.config_dir or "") or None,
             "max_rounds": self.max_rounds,
         }
         ws = Workspace(root)
@@ -194,7 +200,7 @@ class Team:
             PolyteamError: out of bounds (the CLI checks --review-k itself, with its own message).
         """
         if review_k is None:
-            review_k = getattr(self.settings, "code_review_k", 1)
+            review_k = self.settings.code_review_k
         value = int(review_k if review_k is not None else 1)
         if not 0 <= value <= MAX_REVIEW_K:
             raise PolyteamError(
@@ -203,7 +209,7 @@ class Team:
         return value
 
     def _context(
-        self, ws: Workspace, state: RunState, gateway: Any, on_event: EventSink | None
+        self, ws: Workspace, state: RunState, gateway: Gateway, on_event: EventSink | None
     ) -> RunContext:
         events = Events(on_event)
         checkpoint = Checkpoint(state, ws)
@@ -229,7 +235,7 @@ class Team:
         resumed: bool = False,
     ) -> tuple[Path, RunSummary]:
         if budget is None:
-            budget = getattr(self.settings, "max_budget", None)
+            budget = self.settings.max_budget
         meter = self._make_meter(ws.root, budget)
         gateway = self._make_gateway(meter)
         ctx = self._context(ws, state, gateway, on_event)
@@ -245,9 +251,7 @@ class Team:
             ctx.checkpoint.save_now()  # blocking on purpose: the loop is being torn down
             raise
         finally:
-            aclose = getattr(gateway, "aclose", None)
-            if aclose is not None:
-                await aclose()
+            await gateway.aclose()
         reason = ctx.stop.reason
         if reason is not None:
             state.status = "budget" if reason.status == "budget" else "failed"
@@ -258,17 +262,16 @@ class Team:
         else:
             state.status = "done"
         await ctx.checkpoint.save(final=True)  # the project's files are made durable first
-        return ws.root, self._summary(ctx, getattr(meter, "spent_usd", None), budget, resumed)
+        return ws.root, self._summary(ctx, meter.spent_usd if meter is not None else None, budget, resumed)
 
-    def _make_meter(self, project_dir: Path, budget: float | None) -> Any:
+    def _make_meter(self, project_dir: Path, budget: float | None) -> CostMeter | None:
         if self._meter_factory is not None:
             return self._meter_factory(project_dir, budget)
         from polyteam.cost import CostMeter
 
-        default = getattr(self.settings.router, "default", None)
-        return CostMeter(project_dir, self.settings, default, budget)
+        return CostMeter(project_dir, self.settings, self.settings.router.default, budget)
 
-    def _make_gateway(self, meter: Any) -> Any:
+    def _make_gateway(self, meter: Meter | None) -> Gateway:
         if self._gateway_factory is not None:
             return self._gateway_factory(meter)
         from polyteam.gateway import Gateway
