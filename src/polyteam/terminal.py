@@ -33,3 +33,20 @@ def printable(text: str, *, keep_newlines: bool = True) -> str:
     return "".join(
         _escape(c) if c not in keep and unicodedata.category(c) in _UNSAFE_CATEGORIES else c for c in text
     )
+
+
+def json_printable(text: str) -> str:
+    """A JSON document (from `json.dumps(..., ensure_ascii=False)`) with every control, format and
+    separator character written as a JSON `\\uXXXX` escape: still the same JSON, safe on a terminal
+    (json escapes only C0 controls itself; DEL, C1 controls such as CSI and bidi overrides pass raw)."""
+    if _ASCII_PRINTABLE.fullmatch(text):
+        return text
+
+    def escape(c: str) -> str:
+        code = ord(c)
+        if code < 0x10000:
+            return f"\\u{code:04x}"
+        code -= 0x10000
+        return f"\\u{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}"
+
+    return "".join(escape(c) if unicodedata.category(c) in _UNSAFE_CATEGORIES else c for c in text)

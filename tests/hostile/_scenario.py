@@ -51,7 +51,7 @@ class Scenario:
         key = req.api_key if self.echo_key else ""
         handler = getattr(self, f"_{req.action}", None)
         if handler is None:  # not a team prompt (`polyteam ask`): the key and a terminal attack, as text
-            return f"your key is {key} {ESC_TITLE} done"
+            return f"your key is {key} {ESC_TITLE} \x9b2J \u202egnp done"  # also a C1 CSI and a bidi override
         return json.dumps(handler(req, key))
 
     def _WritePRD(self, req: Request, key: str) -> dict[str, object]:  # noqa: N802

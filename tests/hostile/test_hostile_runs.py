@@ -27,6 +27,7 @@ def polyteam(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     result = run_polyteam(*args, cwd=cwd)
     for name, text in (("stdout", result.stdout), ("stderr", result.stderr)):
         assert "\x1b" not in text, f"raw ESC byte on {name}: {text[-800:]!r}"
+        assert "\x9b" not in text and "\u202e" not in text, f"raw C1 CSI or bidi override on {name}"
         assert "Traceback" not in text, text[-2000:]
     return result
 

@@ -46,3 +46,14 @@ def test_the_display_never_passes_an_escape_on() -> None:
     PlainProgress(console)(RunEvent(kind="note", role="Engineer", detail=HOSTILE))
     text = console.export_text(styles=False)
     assert "\x1b" not in text and "\u202e" not in text and "x[bold]y" in text
+
+
+def test_json_printable_is_the_same_json_without_a_raw_control() -> None:
+    import json
+
+    from polyteam.terminal import json_printable
+
+    doc = {"text": HOSTILE + " 中文 \U0001f600", "n": 1}
+    out = json_printable(json.dumps(doc, ensure_ascii=False))
+    assert json.loads(out) == doc
+    assert "中文" in out and not any(c in out for c in "\x1b\x7f\x85\u202e\u200b\u2028")

@@ -16,7 +16,7 @@ from polyteam.errors import UsageError
 from polyteam.gateway import Answer, Gateway, RouterLike
 from polyteam.providers.base import Message
 from polyteam.redact import redact
-from polyteam.terminal import printable
+from polyteam.terminal import json_printable, printable
 
 
 def check_names(role: str, action: str) -> None:
@@ -78,6 +78,6 @@ def run(
     settings = load_settings(config_dir=config_dir)
     answer = asyncio.run(ask_once(settings.router, role, action, prompt))
     if as_json:
-        print(json.dumps(answer_document(answer), ensure_ascii=False))  # JSON escapes every control
+        print(json_printable(json.dumps(answer_document(answer), ensure_ascii=False)))
     else:
         print(printable(redact(answer.completion.text)))

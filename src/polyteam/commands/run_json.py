@@ -50,4 +50,6 @@ def summary_json(summary: Any) -> dict[str, Any]:
 
 
 def print_summary_json(summary: Any) -> None:
-    print(json.dumps(redact_obj(summary_json(summary)), indent=2, ensure_ascii=False))
+    from polyteam.terminal import json_printable  # no raw C1 control or bidi override on a terminal
+
+    print(json_printable(json.dumps(redact_obj(summary_json(summary)), indent=2, ensure_ascii=False)))
