@@ -72,8 +72,8 @@ class ProviderError(PolyteamError):
     retryable: ClassVar[bool] = False
     #: a short stable name recorded in the ledger (`error` field)
     kind: ClassVar[str] = "provider_error"
-    #: seconds the provider asked us to wait (Retry-After); set by the classes that carry it
-    retry_after: float | None = None
+    #: seconds the provider asked us to wait (Retry-After): rate limits and server errors carry it
+    retry_after: float | None
 
     def __init__(
         self,
@@ -84,8 +84,10 @@ class ProviderError(PolyteamError):
         base_url: str = "",
         status: int | None = None,
         code: str | None = None,
+        retry_after: float | None = None,
     ) -> None:
         self.message = message
+        self.retry_after = retry_after
         self.llm = llm
         self.provider = provider
         self.base_url = base_url
@@ -108,9 +110,6 @@ class RateLimitError(ProviderError):
     retryable = True
     kind = "rate_limited"
 
-    def __init__(self, message: str, *, retry_after: float | None = None, **kw: object) -> None:
-        super().__init__(message, **kw)  # type: ignore[arg-type]
-        self.retry_after = retry_after
 
 
 class QuotaExhaustedError(ProviderError):
@@ -133,9 +132,6 @@ class ServerError(ProviderError):
     retryable = True
     kind = "server_error"
 
-    def __init__(self, message: str, *, retry_after: float | None = None, **kw: object) -> None:
-        super().__init__(message, **kw)  # type: ignore[arg-type]
-        self.retry_after = retry_after
 
 
 class TransportError(ProviderError):

@@ -222,12 +222,8 @@ class RetryingProvider(WrapperProvider):
             try:
                 return await self.inner.complete(messages, options)
             except ProviderError as exc:
-                wait = self.policy.delay(exc, retries, self._rand())
-                if wait is None:
-                    raise
-                log_retry(self.endpoint, exc, wait)
+                await self._back_off(exc, retries)
             retries += 1
-            await self._sleep(wait)
 
     async def stream(self, messages: list[Message], options: CallOptions) -> Stream:
         retries = 0
@@ -238,12 +234,16 @@ class RetryingProvider(WrapperProvider):
                         yield item
                 return
             except ProviderError as exc:
-                wait = self.policy.delay(exc, retries, self._rand())
-                if wait is None:
-                    raise
-                log_retry(self.endpoint, exc, wait)
+                await self._back_off(exc, retries)
             retries += 1
-            await self._sleep(wait)
+
+    async def _back_off(self, error: ProviderError, retries: int) -> None:
+        """Wait before the next attempt, or re-raise `error` when the policy says stop."""
+        wait = self.policy.delay(error, retries, self._rand())
+        if wait is None:
+            raise error
+        log_retry(self.endpoint, error, wait)
+        await self._sleep(wait)
 
 
 class MeteredProvider(WrapperProvider):
