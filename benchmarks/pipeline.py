@@ -101,7 +101,7 @@ def measure(latency_ms: int, n_files: int, *, sequential: bool = False, review_k
         records = c.read_jsonl(log_path)
         project = c.find_project(root / "ws")
         graph = c.load_graph(project)
-        ledger = c.read_jsonl(project / ".polyteam" / "ledger.jsonl")
+        ledger = [x for x in c.read_jsonl(project / ".polyteam" / "ledger.jsonl") if x.get("event") != "started"]
         per_tag = c.calls_by_tag(records)
         path = c.critical_path(graph, per_tag)
         bound = path.calls * latency_ms / 1000

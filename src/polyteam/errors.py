@@ -168,16 +168,30 @@ class FallbackExhaustedError(ExceptionGroup, PolyteamError):
 
 
 class BudgetExceededError(PolyteamError):
-    """The next call could cross the budget; it was not made."""
+    """The next call could cross the budget; it was not made.
 
-    def __init__(self, spent_usd: float, budget_usd: float, next_call_usd: float = 0.0) -> None:
+    `reserved_usd`/`in_flight`: the worst cases held by the attempts still in flight at the refusal;
+    `reason`: why the cap is closed regardless of the amounts (an attempt cost more than its reservation).
+    """
+
+    def __init__(
+        self,
+        spent_usd: float,
+        budget_usd: float,
+        next_call_usd: float = 0.0,
+        *,
+        reserved_usd: float = 0.0,
+        in_flight: int = 0,
+        reason: str = "",
+    ) -> None:
         self.spent_usd = spent_usd
         self.budget_usd = budget_usd
         self.next_call_usd = next_call_usd
-        super().__init__(
-            f"budget ${budget_usd:.4f} reached: spent ${spent_usd:.4f}, "
-            f"the next call could cost up to ${next_call_usd:.4f}"
-        )
+        self.reserved_usd = reserved_usd
+        self.in_flight = in_flight
+        held = f", ${reserved_usd:.4f} reserved by {in_flight} call(s) in flight" if in_flight else ""
+        why = f"; {reason}" if reason else f"; the next call could cost up to ${next_call_usd:.4f}"
+        super().__init__(f"budget ${budget_usd:.4f} reached: spent ${spent_usd:.4f}{held}{why}")
 
 
 class MalformedReplyError(PolyteamError):

@@ -47,6 +47,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import dataclasses
 import inspect
 import random
 import threading
@@ -73,9 +74,9 @@ from polyteam.providers.base import (
     Message,
     Provider,
     Stream,
-    estimate_prompt_tokens,
 )
 from polyteam.providers.kinds import STREAM_IDLE_S, default_deadline
+from polyteam.usage import clamp_count, json_safe, prompt_token_bound, utf8_len
 
 SleepFn = Callable[[float], Awaitable[Any]]
 AttemptObserver = Callable[["AttemptRecord"], None]
@@ -107,6 +108,25 @@ class AttemptRecord:
     endpoint: Endpoint | None = None  # for pricing; not written to the ledger
     request_id: str | None = None  # the provider's id of the request (Completion.request_id)
     finish_reason: str | None = None
+    attempt_id: str = ""  # this attempt; its ledger `started` line has the same id
+    #: the server's own usage report when it was out of range (the counts above are clamped)
+    reported_usage: tuple[Any, Any] | None = None
+    #: "reported" (the server's counts), "clamped", "estimated" (a stream cut short: its text's
+    #: bytes), "reservation" (abandoned in flight: it may be billed in full)
+    charged: str = "reported"
+
+
+@dataclass(frozen=True)
+class AttemptStart:
+    """What the meter is told before an attempt is sent (the ledger's `started` line)."""
+
+    role: str
+    action: str
+    call_id: str
+    attempt_id: str
+    attempt: int
+    input_bound: int  # no tokenizer makes more input tokens than this (`prompt_token_bound`)
+    max_tokens: int
 
 
 @dataclass(frozen=True)
@@ -121,8 +141,11 @@ class Answer:
 class Meter(Protocol):
     """Budget and ledger, as the gateway sees them (implemented in `polyteam.cost`)."""
 
-    def reserve(self, endpoint: Endpoint, prompt_tokens: int, max_tokens: int) -> float:
-        """Reserve this attempt's worst-case cost; raise BudgetExceededError if it could cross the budget."""
+    def reserve(
+        self, endpoint: Endpoint, prompt_tokens: int, max_tokens: int, start: AttemptStart | None = None
+    ) -> float:
+        """Reserve this attempt's worst-case cost (and log `start`); raise BudgetExceededError if it
+        could cross the budget."""
         ...
 
     def record(self, record: AttemptRecord, reserved: float) -> None:
@@ -247,7 +270,13 @@ class RetryingProvider(WrapperProvider):
 
 
 class MeteredProvider(WrapperProvider):
-    """Checks the budget before each attempt and records each attempt after it, ok or not."""
+    """Checks the budget before each attempt and records each attempt after it, ok or not.
+
+    The reservation is the worst case: `prompt_token_bound` input tokens (true for every
+    tokenizer) plus `max_tokens`. The usage recorded (and returned) is the server's report clamped
+    to those bounds (`polyteam.usage`); an attempt abandoned in flight (cancelled) is charged at its
+    reservation and a stream cut short at the bytes it delivered, since the provider may bill them.
+    """
 
     def __init__(
         self, inner: Provider, meter: Meter | None = None, on_attempt: AttemptObserver | None = None
@@ -257,27 +286,53 @@ class MeteredProvider(WrapperProvider):
         self._on_attempt = on_attempt
         self._standalone = _Call()
 
-    def _start(self, messages: list[Message], options: CallOptions) -> tuple[_Call, float, float, float]:
+    def _start(self, messages: list[Message], options: CallOptions) -> tuple[_Call, _Attempt]:
         # outside Gateway.ask (a stack used on its own) attempts count over the wrapper's life
         call = _CALL.get() or self._standalone
-        reserved = 0.0
+        attempt = _Attempt(
+            AttemptStart(
+                role=call.role,
+                action=call.action,
+                call_id=call.call_id,
+                attempt_id=uuid.uuid4().hex[:16],
+                attempt=call.attempts + 1,
+                input_bound=prompt_token_bound(messages, options),
+                max_tokens=max(0, int(options.max_tokens)),
+            )
+        )
         if self._meter is not None:
             # raises BudgetExceededError: the attempt is not made, nothing else is tried
-            reserved = self._meter.reserve(
-                self.endpoint, estimate_prompt_tokens(messages), options.max_tokens
+            attempt.reserved = self._meter.reserve(
+                self.endpoint, attempt.start.input_bound, attempt.start.max_tokens, attempt.start
             )
         call.attempts += 1
-        return call, reserved, time.time(), time.perf_counter()
+        return call, attempt
+
+    def _charge(
+        self, attempt: _Attempt, completion: Completion | None, error: BaseException | None
+    ) -> tuple[int, int, str, tuple[Any, Any] | None]:
+        """(input, output, how charged, the out-of-range report) for the ledger."""
+        start = attempt.start
+        if completion is not None and error is None:
+            n_in, bad_in = clamp_count(completion.input_tokens, start.input_bound)
+            n_out, bad_out = clamp_count(completion.output_tokens, start.max_tokens)
+            if bad_in or bad_out:
+                reported = (json_safe(completion.input_tokens), json_safe(completion.output_tokens))
+                return n_in, n_out, "clamped", reported
+            return n_in, n_out, "reported", None
+        if isinstance(error, asyncio.CancelledError | GeneratorExit):
+            return start.input_bound, start.max_tokens, "reservation", None
+        if attempt.streamed_bytes:
+            return start.input_bound, min(start.max_tokens, attempt.streamed_bytes), "estimated", None
+        return 0, 0, "reported", None
 
     def _finish(
         self,
         call: _Call,
-        reserved: float,
-        ts: float,
-        started: float,
+        attempt: _Attempt,
         completion: Completion | None,
         error: BaseException | None = None,
-    ) -> None:
+    ) -> Completion | None:
         endpoint = self.endpoint
         if error is None:
             kind = None
@@ -287,57 +342,77 @@ class MeteredProvider(WrapperProvider):
             kind = "cancelled"
         else:
             kind = type(error).__name__
+        n_in, n_out, charged, reported = self._charge(attempt, completion, error)
         record = AttemptRecord(
-            ts=ts,
+            ts=attempt.ts,
             role=call.role,
             action=call.action,
             llm=endpoint.llm,
             provider=endpoint.kind,
             model=endpoint.model,
             base_url=endpoint.base_url,
-            attempt=call.attempts,
+            attempt=attempt.start.attempt,
             ok=completion is not None and error is None,
             error=kind,
-            input_tokens=completion.input_tokens if completion else 0,
-            output_tokens=completion.output_tokens if completion else 0,
-            latency_s=time.perf_counter() - started,
-            estimated=completion.estimated if completion else False,
+            input_tokens=n_in,
+            output_tokens=n_out,
+            latency_s=time.perf_counter() - attempt.started,
+            estimated=(completion.estimated if completion else False) or charged == "estimated",
             call_id=call.call_id,
             endpoint=endpoint,
             request_id=completion.request_id if completion else None,
             finish_reason=completion.finish_reason if completion else None,
+            attempt_id=attempt.start.attempt_id,
+            reported_usage=reported,
+            charged=charged,
         )
         if record.ok:
             call.answered_by = endpoint
         if self._meter is not None:
-            self._meter.record(record, reserved)
+            self._meter.record(record, attempt.reserved)
         for observer in (*call.observers, *((self._on_attempt,) if self._on_attempt else ())):
             observer(record)
+        if completion is not None and charged == "clamped":
+            return dataclasses.replace(completion, input_tokens=n_in, output_tokens=n_out)
+        return completion
 
     async def complete(self, messages: list[Message], options: CallOptions) -> Completion:
-        call, reserved, ts, started = self._start(messages, options)
+        call, attempt = self._start(messages, options)
         try:
             completion = await self.inner.complete(messages, options)
         except BaseException as exc:  # recorded (the reservation is released), then re-raised
-            self._finish(call, reserved, ts, started, None, exc)
+            self._finish(call, attempt, None, exc)
             raise
-        self._finish(call, reserved, ts, started, completion)
-        return completion
+        return self._finish(call, attempt, completion) or completion
 
     async def stream(self, messages: list[Message], options: CallOptions) -> Stream:
-        call, reserved, ts, started = self._start(messages, options)
+        call, attempt = self._start(messages, options)
         completion: Completion | None = None
         try:
             async with contextlib.aclosing(self.inner.stream(messages, options)) as items:
                 async for item in items:
                     if isinstance(item, Completion):
                         completion = item
+                        continue
+                    attempt.streamed_bytes += utf8_len(item.text)
                     yield item
-        except BaseException as exc:  # recorded, then re-raised; a consumer stopping after the end is ok
-            done = completion is not None and isinstance(exc, GeneratorExit)
-            self._finish(call, reserved, ts, started, completion, None if done else exc)
+        except BaseException as exc:  # recorded, then re-raised
+            self._finish(call, attempt, None, exc)
             raise
-        self._finish(call, reserved, ts, started, completion)
+        if completion is None:
+            self._finish(call, attempt, None, None)
+            return
+        done = self._finish(call, attempt, completion) or completion
+        yield done  # after recording: a consumer that stops at the Completion leaves nothing unrecorded
+
+
+@dataclass
+class _Attempt:
+    start: AttemptStart
+    reserved: float = 0.0
+    ts: float = field(default_factory=time.time)
+    started: float = field(default_factory=time.perf_counter)
+    streamed_bytes: int = 0
 
 
 class InstrumentedProvider(WrapperProvider):
@@ -737,9 +812,7 @@ class Gateway:
             await provider.aclose()
 
 
-async def _consume(
-    items: Stream, on_delta: DeltaCallback, endpoint: Endpoint
-) -> Completion:
+async def _consume(items: Stream, on_delta: DeltaCallback, endpoint: Endpoint) -> Completion:
     completion: Completion | None = None
     async with contextlib.aclosing(items):
         async for item in items:

@@ -15,8 +15,9 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from polyteam.cost import PRICES_AS_OF, cost_usd, read_ledger
 from polyteam.errors import UsageError
+from polyteam.ledger import read_ledger
+from polyteam.prices import PRICES_AS_OF, cost_usd
 from polyteam.providers.base import Price
 from polyteam.redact import redact_obj
 from polyteam.safepath import STATE_DIR
@@ -114,6 +115,16 @@ def _counterfactual(rows: list[dict[str, Any]], pricing: dict[str, Any], actual:
     }
 
 
+def _group_in_flight(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    groups: dict[str, dict[str, Any]] = {}
+    for row in rows:
+        key = str(row.get("action") or "?")
+        g = groups.setdefault(key, {"action": key, "calls": 0, "reserved_usd": 0.0})
+        g["calls"] += 1
+        g["reserved_usd"] = round(g["reserved_usd"] + _num(row.get("reserved_usd")), 8)
+    return sorted(groups.values(), key=lambda g: (-g["reserved_usd"], g["action"]))
+
+
 def build_report(project_dir: str | os.PathLike[str]) -> dict[str, Any]:
     """Aggregate a project's ledger into the report dict that every renderer uses.
 
@@ -127,8 +138,10 @@ def build_report(project_dir: str | os.PathLike[str]) -> dict[str, Any]:
         raise _missing(project, "no such project folder")
     if not ledger.is_file():
         raise _missing(ledger, "no ledger: no LLM call was recorded for this project")
-    rows, skipped = read_ledger(ledger)
-    if not rows:
+    contents = read_ledger(ledger)  # raises ConfigError on a wrong-typed line (exit 2)
+    rows, skipped = contents.attempts, contents.skipped
+    in_flight = contents.in_flight
+    if not rows and not in_flight:
         raise _missing(ledger, "the ledger is empty: no LLM call was recorded for this project")
     pricing = _load_json(state_dir / "pricing.json")
     state = _load_json(state_dir / "state.json")
@@ -136,7 +149,9 @@ def build_report(project_dir: str | os.PathLike[str]) -> dict[str, Any]:
     stats = stats if isinstance(stats, dict) else {}
     retries, fallbacks, logical = _retries_and_fallbacks(rows)
     by_model = _group(rows, ("llm", "provider", "model"))
-    actual = round(sum(_num(r.get("cost_usd")) for r in rows), 8)
+    finished = sum(_num(r.get("cost_usd")) for r in rows)
+    held = sum(_num(r.get("reserved_usd")) for r in in_flight)
+    actual = round(finished + held, 8)
     errors: dict[str, int] = defaultdict(int)
     for row in rows:
         if not row.get("ok"):
@@ -169,7 +184,14 @@ def build_report(project_dir: str | os.PathLike[str]) -> dict[str, Any]:
             for g in by_model
             if g["unpriced"]
         ],
-        "counterfactual": _counterfactual(rows, pricing, actual),
+        "in_flight_at_stop": {
+            "calls": len(in_flight),
+            "reserved_usd": round(held, 8),
+            "by_action": _group_in_flight(in_flight),
+        },
+        "usage_out_of_range": sum(1 for r in rows if r.get("usage_out_of_range")),
+        "price_sources": sorted({str((r.get("price") or {}).get("source")) for r in rows if r.get("price")}),
+        "counterfactual": _counterfactual(rows, pricing, round(finished, 8)),
         "prices_as_of": pricing.get("as_of") or PRICES_AS_OF,
         "skipped_lines": skipped,
         "quality": _quality(state, project),
@@ -222,6 +244,16 @@ def summary_lines(report: dict[str, Any]) -> list[str]:
         names = ", ".join(sorted({u["model"] for u in report["unpriced"]}))
         lines.append(
             f"unpriced (counted as $0): {names}; add `price:` to its MODEL_LIST entry or a PRICES: entry"
+        )
+    flight = report.get("in_flight_at_stop") or {}
+    if flight.get("calls"):
+        lines.append(
+            f"in flight at stop: {flight['calls']} call(s) that started and never finished (a killed "
+            f"process), counted at their reservation {format_usd(flight['reserved_usd'])}"
+        )
+    if report.get("usage_out_of_range"):
+        lines.append(
+            f"{report['usage_out_of_range']} call(s) reported usage out of range: charged at the bound"
         )
     if report.get("skipped_lines"):
         lines.append(

@@ -87,6 +87,11 @@ def render_html(report: dict[str, Any]) -> str:
         ("tokens in / out", f"{t['input_tokens']:,} / {t['output_tokens']:,}", ""),
         ("retries / fallbacks", f"{report['retries']} / {report['fallbacks']}", ""),
     ]
+    flight = report.get("in_flight_at_stop") or {}
+    if flight.get("calls"):
+        cards.append(
+            ("in flight at stop", f"{flight['calls']} ({_usd(flight['reserved_usd'])} reserved)", "extra")
+        )
     if report.get("repairs") is not None or report.get("reasks") is not None:
         cards.append(("repairs / re-asks", f"{report.get('repairs') or 0} / {report.get('reasks') or 0}", ""))
     if cf.get("available"):
@@ -113,7 +118,10 @@ def render_html(report: dict[str, Any]) -> str:
         + "</div></div>"
     )
     summary = "".join(f"<li>{escape(line)}</li>" for line in summary_lines(report))
-    as_of = "; ".join(f"{escape(k)}: {escape(str(v))}" for k, v in (report.get("prices_as_of") or {}).items())
+    sources = ", ".join(escape(s) for s in report.get("price_sources") or [])
+    as_of = (f"price sources: {sources}; " if sources else "") + "; ".join(
+        f"{escape(k)}: {escape(str(v))}" for k, v in (report.get("prices_as_of") or {}).items()
+    )
     return (
         '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'

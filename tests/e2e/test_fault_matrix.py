@@ -115,7 +115,8 @@ def artifacts_of(key: str, output: dict[str, Any]) -> list[str]:
 def read_ledger(project: Path) -> list[dict[str, Any]]:
     text = (project / ".polyteam/ledger.jsonl").read_text()
     assert_no_canary(text, "ledger")
-    return [json.loads(line) for line in text.splitlines()]
+    rows = [json.loads(line) for line in text.splitlines()]
+    return [row for row in rows if row.get("event") != "started"]  # attempt lines (started: issue 11)
 
 
 def check_ledger(fault: Fault, ledger: list[dict[str, Any]], requests: list[dict[str, Any]]) -> None:

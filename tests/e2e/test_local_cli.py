@@ -99,6 +99,7 @@ def test_whole_team_runs_on_the_bundled_model_with_no_config(tmp_path: Path) -> 
         assert isinstance(json.loads((docs / f"{name}.json").read_text()), dict), name
 
     ledger = [json.loads(line) for line in (project / ".polyteam" / "ledger.jsonl").read_text().splitlines()]
+    ledger = [row for row in ledger if row.get("event") != "started"]  # attempt lines only
     assert ledger and all(row["provider"] == "local" and row["llm"] == "smollm2-135m" for row in ledger)
     actions = {row["action"] for row in ledger if row["ok"]}
     assert {"WritePRD", "WriteDesign", "WriteTasks", "WriteCode"} <= actions

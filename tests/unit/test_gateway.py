@@ -158,7 +158,7 @@ class BudgetMeter:
         self.reserved: list[str] = []
         self.recorded: list[tuple[AttemptRecord, float]] = []
 
-    def reserve(self, ep: Endpoint, prompt_tokens: int, max_tokens: int) -> float:
+    def reserve(self, ep: Endpoint, prompt_tokens: int, max_tokens: int, start: object = None) -> float:
         if len(self.reserved) >= self.allowed:
             raise BudgetExceededError(spent_usd=1.0, budget_usd=1.0, next_call_usd=0.1)
         self.reserved.append(ep.llm)

@@ -221,7 +221,7 @@ class WriteCode(Action):
     name: ClassVar[str] = "WriteCode"
     output_model: ClassVar[type[OutputModel]] = CodeFile
     input_model: ClassVar[type[ActionInput]] = CodeInput
-    max_tokens: ClassVar[int] = 3000
+    max_tokens: ClassVar[int] = 2500  # one file of a small project
     tiny_max_tokens: ClassVar[int] = 400
     plain_when_tiny: ClassVar[bool] = True
 

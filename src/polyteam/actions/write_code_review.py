@@ -144,7 +144,9 @@ class WriteCodeReview(Action):
     name: ClassVar[str] = "WriteCodeReview"
     output_model: ClassVar[type[OutputModel]] = CodeReview
     input_model: ClassVar[type[ActionInput]] = ReviewInput
-    max_tokens: ClassVar[int] = 3000
+    # a verdict and findings are a few hundred tokens; an LBTM's corrected file is the rest (issue 11:
+    # every in-flight call reserves its full max_tokens, so 3000 here stopped $2 budgets at $0.38)
+    max_tokens: ClassVar[int] = 1600
     tiny_max_tokens: ClassVar[int] = 300
 
     def build_messages(self, inputs: ReviewInput, *, tiny: bool = False) -> list[Message]:

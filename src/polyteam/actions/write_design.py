@@ -140,7 +140,7 @@ class WriteDesign(Action):
     name: ClassVar[str] = "WriteDesign"
     output_model: ClassVar[type[OutputModel]] = Design
     input_model: ClassVar[type[ActionInput]] = DesignInput
-    max_tokens: ClassVar[int] = 1500
+    max_tokens: ClassVar[int] = 1200
     tiny_max_tokens: ClassVar[int] = 300
 
     def build_messages(self, inputs: DesignInput, *, tiny: bool = False) -> list[Message]:

@@ -219,7 +219,7 @@ class WritePRD(Action):
     name: ClassVar[str] = "WritePRD"
     output_model: ClassVar[type[OutputModel]] = PRD
     input_model: ClassVar[type[ActionInput]] = PRDInput
-    max_tokens: ClassVar[int] = 1200
+    max_tokens: ClassVar[int] = 1000
     tiny_max_tokens: ClassVar[int] = 300
 
     def build_messages(self, inputs: PRDInput, *, tiny: bool = False) -> list[Message]:

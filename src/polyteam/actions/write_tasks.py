@@ -240,7 +240,7 @@ class WriteTasks(Action):
     name: ClassVar[str] = "WriteTasks"
     output_model: ClassVar[type[OutputModel]] = Tasks
     input_model: ClassVar[type[ActionInput]] = TasksInput
-    max_tokens: ClassVar[int] = 1500
+    max_tokens: ClassVar[int] = 1200
     tiny_max_tokens: ClassVar[int] = 400
 
     def build_messages(self, inputs: TasksInput, *, tiny: bool = False) -> list[Message]:

@@ -46,12 +46,14 @@ def _check_options(
         raise _usage("--review-k", f"{review_k} is out of range", f"use 0 (review off) to {MAX_REVIEW_K}")
     if redo and resume is None:
         raise _usage("--redo", "only applies to --resume", "pass --resume PROJECT_DIR --redo")
-    if budget is not None and budget <= 0:
-        raise _usage("--budget", f"{budget} is not a positive amount", "pass USD, e.g. --budget 0.50")
+    if budget is not None:
+        from polyteam.budget import checked_budget
+
+        checked_budget(budget)  # NaN, infinity, 0 and negatives: exit 2
 
 
-def _saved_config_dir(resume: Path) -> Path | None:
-    """The config folder the stopped run used (a resume reads the same one unless told otherwise)."""
+def _saved_settings(resume: Path) -> dict[str, Any]:
+    """The stopped run's saved settings: the config folder, the budget it started with."""
     from polyteam.errors import PolyteamError
     from polyteam.team.state import RunState
     from polyteam.workspace import Workspace
@@ -60,8 +62,25 @@ def _saved_config_dir(resume: Path) -> Path | None:
         state = RunState.load(Workspace(resume))  # validated: a wrong-typed field is one line
     except PolyteamError as exc:  # no project there: a usage error (exit 2), said in one line
         raise UsageError("polyteam run", "--resume", str(exc)) from None
-    saved = state.settings.get("config_dir")
-    return Path(saved) if saved and Path(saved).is_dir() else None
+    return dict(state.settings)
+
+
+def _saved_config_dir(saved: dict[str, Any]) -> Path | None:
+    """The config folder the stopped run used (a resume reads the same one unless told otherwise)."""
+    folder = saved.get("config_dir")
+    return Path(folder) if isinstance(folder, str) and folder and Path(folder).is_dir() else None
+
+
+def _budget_stop_line(summary: Any, path: Path) -> str:
+    """The one line at a budget stop: the cap, what was spent and reserved, how a resume treats it."""
+    from polyteam.budget import stop_detail
+
+    cap = f"${summary.budget_usd:.4f}" if summary.budget_usd is not None else "the budget"
+    return (
+        f"polyteam: stopped by the budget ({cap}, a resume keeps it unless --budget is given): "
+        f"{stop_detail(summary.error)}; state saved. Continue with a higher budget: "
+        f"{_resume_hint(path, budget=True)}"
+    )
 
 
 def _bundled_notice(settings: Any) -> str | None:
@@ -192,19 +211,25 @@ def run(
     """
     from rich.console import Console
 
+    from polyteam.budget import check_prices, resolve_budget
     from polyteam.config import load_settings
     from polyteam.progress import make_progress
     from polyteam.team import Team
 
     _check_options(requirement, resume, review_k, budget, redo)
+    saved = _saved_settings(resume) if resume is not None else {}
     if resume is not None and config_dir is None:
-        config_dir = _saved_config_dir(resume)
+        config_dir = _saved_config_dir(saved)
     settings = load_settings(config_dir=config_dir)
+    cap, _ = resolve_budget(budget, saved.get("budget_usd"), settings.max_budget)
+    warning = check_prices(settings, cap)  # an unpriced route under a budget: exit 2, nothing sent
     console = Console(highlight=False)
     errors = Console(stderr=True, highlight=False)
     notice = _bundled_notice(settings)
     if notice:
         errors.print(notice, markup=False, soft_wrap=True)
+    if warning:
+        errors.print(warning, markup=False, soft_wrap=True)
 
     team = Team.standard(settings, capture=capture)
     progress = make_progress(console, quiet=quiet or as_json)
@@ -245,13 +270,7 @@ def _finish(summary: Any, path: Path, console: Any, errors: Any, *, as_json: boo
         for line in summary_lines(summary, *_report(path)):
             console.print(line, markup=False, soft_wrap=True)
     if summary.status == "budget":
-        spent = f"${summary.cost_usd:.4f}" if summary.cost_usd is not None else "the budget"
-        errors.print(
-            f"polyteam: stopped by the budget after spending {spent}; state saved. "
-            f"Continue with a higher budget: {_resume_hint(path, budget=True)}",
-            markup=False,
-            soft_wrap=True,
-        )
+        errors.print(_budget_stop_line(summary, path), markup=False, soft_wrap=True)
         raise typer.Exit(EXIT_BUDGET)
     if summary.status != "done":
         errors.print(

@@ -39,6 +39,8 @@ class _Settings(BaseModel):
     review_k: int = Field(default=1, ge=0, le=MAX_REVIEW_K)
     config_dir: str | None = None
     max_rounds: int = Field(default=20, ge=1)
+    #: the cap the run started with (issue 11): a resume keeps it unless given another
+    budget_usd: float | None = Field(default=None, gt=0, allow_inf_nan=False)
 
 
 class _StateFile(BaseModel):

@@ -157,6 +157,8 @@ class Team:
             "review_k": self._review_k(review_k),
             "config_dir": str(self.settings.config_dir or "") or None,
             "max_rounds": self.max_rounds,
+            # the cap this run started with: a resume keeps it unless given another (issue 11)
+            "budget_usd": budget if budget is not None else getattr(self.settings, "max_budget", None),
         }
         ws = Workspace(root)
         self._workspace = ws
@@ -191,6 +193,10 @@ class Team:
         if review_k is not None:
             state.settings["review_k"] = self._review_k(review_k)
         state.error = ""
+        if budget is None:
+            budget = state.settings.get("budget_usd")  # the run's own cap (validated on load)
+        else:
+            state.settings["budget_usd"] = budget  # a later resume keeps the new cap
         return await self._execute(ws, state, budget=budget, on_event=on_event, resumed=True)
 
     def _review_k(self, review_k: int | None) -> int:
