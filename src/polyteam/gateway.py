@@ -274,8 +274,9 @@ class MeteredProvider(WrapperProvider):
 
     The reservation is the worst case: `prompt_token_bound` input tokens (true for every
     tokenizer) plus `max_tokens`. The usage recorded (and returned) is the server's report clamped
-    to those bounds (`polyteam.usage`); an attempt abandoned in flight (cancelled) is charged at its
-    reservation and a stream cut short at the bytes it delivered, since the provider may bill them.
+    to those bounds (`polyteam.usage`); an attempt abandoned in flight (cancelled) or ended by an
+    error that is not a ProviderError (a reply we could not read) is charged at its reservation,
+    and a stream cut short at the bytes it delivered, since the provider may bill them.
     """
 
     def __init__(
@@ -296,7 +297,7 @@ class MeteredProvider(WrapperProvider):
                 call_id=call.call_id,
                 attempt_id=uuid.uuid4().hex[:16],
                 attempt=call.attempts + 1,
-                input_bound=prompt_token_bound(messages, options),
+                input_bound=prompt_token_bound(messages, options, schema_sent=self.endpoint.json_schema),
                 max_tokens=max(0, int(options.max_tokens)),
             )
         )
@@ -320,7 +321,9 @@ class MeteredProvider(WrapperProvider):
                 reported = (json_safe(completion.input_tokens), json_safe(completion.output_tokens))
                 return n_in, n_out, "clamped", reported
             return n_in, n_out, "reported", None
-        if isinstance(error, asyncio.CancelledError | GeneratorExit):
+        if error is not None and not isinstance(error, ProviderError):
+            # cancelled in flight, or a reply our code could not take (a bad usage type): the
+            # server may have billed it in full
             return start.input_bound, start.max_tokens, "reservation", None
         if attempt.streamed_bytes:
             return start.input_bound, min(start.max_tokens, attempt.streamed_bytes), "estimated", None

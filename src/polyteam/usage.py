@@ -26,10 +26,15 @@ def utf8_len(text: str) -> int:
     return len(text.encode("utf-8", errors="surrogatepass"))
 
 
-def prompt_token_bound(messages: list[Message], options: CallOptions | None = None) -> int:
-    """At most this many input tokens, whatever the tokenizer (module docstring)."""
+def prompt_token_bound(
+    messages: list[Message], options: CallOptions | None = None, *, schema_sent: bool = True
+) -> int:
+    """At most this many input tokens, whatever the tokenizer (module docstring).
+
+    `schema_sent`: the endpoint receives `options.json_schema` (it then counts as input).
+    """
     total = PER_CALL_OVERHEAD + sum(utf8_len(m.content) + PER_MESSAGE_OVERHEAD for m in messages)
-    if options is not None and options.json_schema is not None:
+    if schema_sent and options is not None and options.json_schema is not None:
         total += utf8_len(json.dumps(options.json_schema)) + PER_MESSAGE_OVERHEAD
     return total
 
