@@ -47,9 +47,11 @@ PRICE_COLUMNS = ("In $/M", "Out $/M", "Price from")
 
 
 def _price_cells(route: dict[str, Any]) -> tuple[str, str, str]:
-    price = route["price"]
+    price = route.get("price") or {"input": "", "output": "", "source": ""}
     if price["source"] == "unpriced":
         return "?", "?", "unpriced"
+    if price["source"] == "":
+        return "", "", ""
     return f"{price['input']:g}", f"{price['output']:g}", str(price["source"])
 
 
