@@ -72,27 +72,23 @@ def _render(document: dict, fallbacks: dict[str, tuple[str, ...]], *, bundled: b
 
 
 def route_tables(document: dict, fallbacks: dict[str, tuple[str, ...]], width: int) -> list[Any]:
-    """One table of every route, when it fits `width`; else two that fit 80 columns: the routes
-    (Role, Action, LLM, Why) and the endpoints they name (LLM, Provider, Model, Base URL)."""
+    """One table of every route, when it fits `width`; else ones that fit 80 columns: the routes
+    (Role, Action, LLM, Why), the endpoints they name (LLM, Provider, Model, Base URL) and, when
+    the document has prices, each endpoint's price per million tokens and its source."""
     from rich.console import Console
     from rich.table import Table
 
+    priced = any("price" in r for r in document["routes"])
+    prices = PRICE_COLUMNS if priced else ()
     chain = {r["llm"]: " -> ".join([r["llm"], *fallbacks.get(r["llm"], ())]) for r in document["routes"]}
     wide = Table(show_lines=False)
-    columns = ("Role", "Action", "LLM (-> fallback)", "Provider", "Model", "Base URL", "Why")
-    for column in (*columns, *PRICE_COLUMNS):
+    for column in ("Role", "Action", "LLM (-> fallback)", "Provider", "Model", "Base URL", "Why", *prices):
         wide.add_column(column, no_wrap=True)
     for r in document["routes"]:
         base = r["base_url"] or "(started by polyteam)"
+        cells = _price_cells(r) if priced else ()
         wide.add_row(
-            r["role"],
-            r["action"],
-            chain[r["llm"]],
-            r["provider"],
-            r["model"],
-            base,
-            r["source"],
-            *_price_cells(r),
+            r["role"], r["action"], chain[r["llm"]], r["provider"], r["model"], base, r["source"], *cells
         )
     if Console(width=10_000).measure(wide).maximum <= width:
         return [wide]
@@ -100,13 +96,16 @@ def route_tables(document: dict, fallbacks: dict[str, tuple[str, ...]], width: i
     for column in ("Role", "Action", "LLM (-> fallback)", "Why"):
         routes.add_column(column, overflow="fold")
     endpoints = Table(title="Endpoints", title_justify="left", show_lines=False)
-    for column in ("LLM", "Provider", "Model", "Base URL", *PRICE_COLUMNS):
+    for column in ("LLM", "Provider", "Model", "Base URL"):
         endpoints.add_column(column, overflow="fold")
+    price_table = Table(title="Prices (USD per million tokens)", title_justify="left", show_lines=False)
+    for column in ("LLM", *PRICE_COLUMNS):
+        price_table.add_column(column, overflow="fold")
     seen: set[str] = set()
     for r in document["routes"]:
         routes.add_row(r["role"], r["action"], chain[r["llm"]], r["source"])
         if r["llm"] not in seen:
             seen.add(r["llm"])
-            base = r["base_url"] or "(started by polyteam)"
-            endpoints.add_row(r["llm"], r["provider"], r["model"], base, *_price_cells(r))
-    return [routes, endpoints]
+            endpoints.add_row(r["llm"], r["provider"], r["model"], r["base_url"] or "(started by polyteam)")
+            price_table.add_row(r["llm"], *_price_cells(r))
+    return [routes, endpoints, price_table] if priced else [routes, endpoints]
