@@ -92,11 +92,20 @@ def test_spend_never_exceeds_the_budget_across_stop_and_resumes(tmp_path: Path, 
     attempts = [r for r in ledger_rows(project) if r.get("event") != "started"]
     if usage in ("over", "huge", "negative", "string"):
         # clamped and flagged, or (a count the provider could not read) charged at the reservation
-        flagged = [r for r in attempts if r.get("usage_out_of_range") or r.get("charged") == "reservation"]
+        # (or the provider itself refused the report and estimated: still inside the bounds)
+        flagged = [
+            r
+            for r in attempts
+            if r.get("usage_out_of_range")
+            or r.get("charged") == "reservation"
+            or r.get("estimated")
+            or not r["ok"]
+        ]
         assert flagged, "a hostile report was not flagged"
     started = [r for r in ledger_rows(project) if r.get("event") == "started"]
     assert len(started) >= len(attempts)  # a started line before every attempt
-    assert total > 0
+    if usage in ("honest", "cjk", "over", "huge"):  # negative/string: the provider refuses the reply
+        assert total > 0
 
 
 def test_kill_9_with_calls_in_flight_counts_them_at_their_reservation(tmp_path: Path) -> None:

@@ -23,6 +23,7 @@ def test_routes_json_on_the_seed_fifth_example() -> None:
     document = json.loads(done.stdout)
     assert list(document) == ["routing", "default", "routes"]
     assert document["routing"] == "on"
+    assert document["default"].pop("price")["source"].startswith("genai-prices ")  # issue 11
     assert document["default"] == {
         "llm": "openai",
         "provider": "openai",
@@ -31,7 +32,8 @@ def test_routes_json_on_the_seed_fifth_example() -> None:
     }
     by_action = {r["action"]: r for r in document["routes"]}
     for route in document["routes"]:
-        assert list(route) == ["role", "action", "llm", "provider", "model", "base_url", "source"]
+        assert list(route) == ["role", "action", "llm", "provider", "model", "base_url", "source", "price"]
+        assert route.pop("price")["source"]  # issue 11: every route shows its price and source
     expected = {
         "WritePRD": ("ProductManager", "deepseek-llm-67b-chat", "http://0.0.0.0:12345/v1"),
         "WriteDesign": ("Architect", "Llama-2-13b-chat-hf", "http://0.0.0.0:12346/v1"),
