@@ -31,6 +31,8 @@ _._pool  # the plain-http client's connection pool, closed in aclose()
 _.open_llm_api_base  # pydantic schema fields (read by validation, not by name)
 _.api_base
 version  # cli.py: typer's --version option parameter
+exc_type  # __aexit__'s parameters (providers/_chat_wire.py)
+tb
 AnthropicProvider  # providers are looked up in the kind table by name
 SparkProvider
 ZhipuProvider
