@@ -140,6 +140,7 @@ def find_chromium() -> str | None:
 @pytest.mark.skipif(find_chromium() is None, reason="chromium is not installed (apt-get install chromium)")
 def test_html_report_renders_in_headless_chromium(project: Path, tmp_path: Path) -> None:
     page = tmp_path / "out" / "report.html"
+    page.parent.mkdir()  # report --html never creates a missing folder (issue 13)
     result = polyteam("report", str(project), "--html", str(page), cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     html = page.read_text()
