@@ -11,6 +11,7 @@
     │   ├── ContentFilteredError    provider's audit refused          not retried, fallback
     │   ├── BadRequestError         400/422                           not retried, fallback
     │   ├── ServerError             5xx, 529 overloaded               retried
+    │   │   └── UnreadableReplyError  answered, but bad UTF-8 / usage  retried, billed
     │   └── TransportError          timeout, refused, dropped stream  retried
     ├── FallbackExhaustedError      every LLM of a chain failed; an ExceptionGroup of each error
     ├── BudgetExceededError         the next call could cross MAX_BUDGET (exit 3)
@@ -72,6 +73,8 @@ class ProviderError(PolyteamError):
     retryable: ClassVar[bool] = False
     #: a short stable name recorded in the ledger (`error` field)
     kind: ClassVar[str] = "provider_error"
+    #: the server answered (and so may bill the attempt) though the reply could not be used
+    billed: ClassVar[bool] = False
     #: seconds the provider asked us to wait (Retry-After): rate limits and server errors carry it
     retry_after: float | None
 
@@ -131,6 +134,17 @@ class BadRequestError(ProviderError):
 class ServerError(ProviderError):
     retryable = True
     kind = "server_error"
+
+
+class UnreadableReplyError(ServerError):
+    """The server answered, but its reply could not be read (bad UTF-8, malformed JSON or usage).
+
+    Retried and fallen back from like any server error, but charged at its reservation: the
+    provider bills what it sent.
+    """
+
+    billed = True
+    kind = "unreadable_reply"
 
 
 

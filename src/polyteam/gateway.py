@@ -275,7 +275,8 @@ class MeteredProvider(WrapperProvider):
     The reservation is the worst case: `prompt_token_bound` input tokens (true for every
     tokenizer) plus `max_tokens`. The usage recorded (and returned) is the server's report clamped
     to those bounds (`polyteam.usage`); an attempt abandoned in flight (cancelled) or ended by an
-    error that is not a ProviderError (a reply we could not read) is charged at its reservation,
+    error that is not a ProviderError, or a reply the server sent that we could not read
+    (`UnreadableReplyError`: bad UTF-8 or usage), is charged at its reservation,
     and a stream cut short at the bytes it delivered, since the provider may bill them.
     """
 
@@ -321,9 +322,9 @@ class MeteredProvider(WrapperProvider):
                 reported = (json_safe(completion.input_tokens), json_safe(completion.output_tokens))
                 return n_in, n_out, "clamped", reported
             return n_in, n_out, "reported", None
-        if error is not None and not isinstance(error, ProviderError):
-            # cancelled in flight, or a reply our code could not take (a bad usage type): the
-            # server may have billed it in full
+        if error is not None and (not isinstance(error, ProviderError) or error.billed):
+            # cancelled in flight, or a reply the server sent that we could not read (bad UTF-8,
+            # a bad usage type): the server may have billed it in full
             return start.input_bound, start.max_tokens, "reservation", None
         if attempt.streamed_bytes:
             return start.input_bound, min(start.max_tokens, attempt.streamed_bytes), "estimated", None

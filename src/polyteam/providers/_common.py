@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
-from polyteam.errors import ProviderError, RateLimitError, ServerError, TransportError
+from polyteam.errors import ProviderError, RateLimitError, ServerError, TransportError, UnreadableReplyError
 from polyteam.providers.base import Completion, Endpoint, Message, estimate_prompt_tokens, estimate_tokens
 from polyteam.redact import redact, register_secret
 
@@ -128,7 +128,7 @@ def map_sdk_error(
         cause = exc.__cause__ or exc
         return make_error(TransportError, endpoint, f"connection failed: {type(cause).__name__}: {cause}")
     if isinstance(exc, malformed):
-        return make_error(ServerError, endpoint, "malformed reply from the server")
+        return make_error(UnreadableReplyError, endpoint, "malformed reply from the server")
     if isinstance(exc, api_error):
         return classify(exc)
     return make_error(ServerError, endpoint, f"{type(exc).__name__}: {exc}")
@@ -187,7 +187,7 @@ def _usage_field(endpoint: Endpoint, which: str, value: object) -> int | None:
         return None
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         shown = type(value).__name__ if not isinstance(value, int) or isinstance(value, bool) else "negative"
-        raise make_error(ServerError, endpoint, f"malformed usage from the server: {which} tokens is {shown}")
+        raise make_error(UnreadableReplyError, endpoint, f"malformed usage from the server: {which} tokens is {shown}")
     return value
 
 
