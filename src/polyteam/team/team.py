@@ -70,9 +70,10 @@ class RunSummary:
 
 
 if TYPE_CHECKING:
+    from polyteam.calls import Meter
     from polyteam.config import Settings
     from polyteam.cost import CostMeter
-    from polyteam.gateway import Gateway, Meter
+    from polyteam.gateway import Gateway
 
 
 def _default_runner() -> ActionRunner:
