@@ -124,15 +124,23 @@ def has_registered_secrets() -> bool:
 
 
 def redact_secrets_obj(value: Any) -> Any:
-    """`redact_secrets` of every string inside a JSON-like value (dict keys too); tuples become lists."""
+    """`redact_secrets` of every string inside a JSON-like value (dict keys too); tuples become lists.
+    With no secret registered there is nothing to mask: `value` itself comes back."""
+    if not has_registered_secrets():
+        return value
+    return _redact_secrets_walk(value)
+
+
+def _redact_secrets_walk(value: Any) -> Any:
     if isinstance(value, str):
         return redact_secrets(value)
     if isinstance(value, dict):
         return {
-            (redact_secrets(k) if isinstance(k, str) else k): redact_secrets_obj(v) for k, v in value.items()
+            (redact_secrets(k) if isinstance(k, str) else k): _redact_secrets_walk(v)
+            for k, v in value.items()
         }
     if isinstance(value, (list, tuple)):
-        return [redact_secrets_obj(v) for v in value]
+        return [_redact_secrets_walk(v) for v in value]
     return value
 
 

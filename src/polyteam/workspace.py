@@ -8,16 +8,19 @@ the project (no symlink escapes; a file where a folder must go is an `UnsafePath
 and skipped by the caller), writing project files without clobbering what a user changed
 (`awrite_guarded`), and checkpointing `.polyteam/state.json`.
 
-A running team uses the async writes, which never block the event loop (the work runs in a worker
-thread, `asyncio.to_thread`): `awrite_text` writes a project file atomically (temp file +
-`os.replace`, so a killed process leaves the old file or the new one) without an fsync of its own,
-and `asave_state` checkpoints the same way: atomic, and kept by the page cache through a kill -9,
-but not fsynced, so the chain of calls never waits on the disk (issue 15). Only a final checkpoint
-(the run's end, the interrupt path) is durable (fsync of the file and its folder). Checkpoints are written
-one at a time, newest wins (a snapshot older than the one on disk is never written), and saves that
-pile up while one is being written are coalesced into one write. A checkpoint with `final=True`
-(the run's end) first fsyncs every project file written since the last such checkpoint and their
-folders, so a final checkpoint is durable only after the artifacts it refers to.
+A running team uses the async writes, which never block the event loop (the work runs in one of the
+process's two I/O threads): `awrite_guarded` / `awrite_text` write a project file atomically (temp
+file + `os.replace`, so a killed process leaves the old file or the new one) without an fsync of its
+own. Checkpoints are snapshots serialised on the loop (`save_state_soon`, `asave_state`) and written
+the same way: atomic, kept by the page cache through a kill -9, but not fsynced, so the chain of calls
+never waits on the disk (issue 15). Every I/O job first writes the newest snapshot not yet on disk, so
+a file's hash, remembered in the state before the file is written, is on disk first, and snapshots
+taken between two writes cost one write; `aflush` waits for all of them. Only a final checkpoint
+(the run's end, the interrupt path) is durable (fsync of the file and its folder). Checkpoints are
+written one at a time, newest wins (a snapshot older than the one on disk is never written). A
+checkpoint with `final=True` (the run's end) first fsyncs every project file written since the last
+such checkpoint and their folders, so a final checkpoint is durable only after the artifacts it
+refers to.
 
 Leaves to others: which names are safe (`polyteam.safepath`), the atomic write itself
 (`polyteam.atomic`), what goes into the files (roles), the run state's shape and its validation
@@ -33,12 +36,15 @@ import json
 import os
 import re
 import shutil
+import stat
 import threading
 import unicodedata
 import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from polyteam.atomic import atomic_write_bytes, fsync_paths
 from polyteam.errors import PolyteamError, UnsafePathError
@@ -167,6 +173,26 @@ def create_project_dir(
     raise PolyteamError(f"{workdir}: {_MAX_SUFFIX} folders named {safe!r} exist; choose another --workdir")
 
 
+_T = TypeVar("_T")
+_IO_THREADS = 2
+_io_pool: ThreadPoolExecutor | None = None
+_io_pool_lock = threading.Lock()
+
+
+def _io_executor() -> ThreadPoolExecutor:
+    """The process's threads for project and state writes: two, not the loop's default pool
+    (up to six on two cores), so that many concurrent runs do not fight over the GIL (issue 15)."""
+    global _io_pool
+    with _io_pool_lock:
+        if _io_pool is None:
+            _io_pool = ThreadPoolExecutor(max_workers=_IO_THREADS, thread_name_prefix="polyteam-io")
+        return _io_pool
+
+
+def _nothing() -> None:
+    return None
+
+
 @dataclass(frozen=True)
 class WriteOutcome:
     """What `awrite_guarded` did: the name written, and whether that is beside a user's edit."""
@@ -187,6 +213,11 @@ class Workspace:
         self._snapshots = itertools.count(1)
         self._write_lock = threading.Lock()  # one checkpoint write at a time
         self._written = 0  # the snapshot number on disk
+        self._real_root: str | None = None
+        self._commit_queued = False  # a job that commits first is queued and has not taken a snapshot yet
+        self._taken = 0  # the newest snapshot number a commit has taken to write
+        self._jobs: set[asyncio.Future[Any]] = set()  # I/O jobs on their way (each commits first)
+        self._failure: BaseException | None = None  # of a background commit nobody awaits
 
     @property
     def state_path(self) -> Path:
@@ -199,29 +230,54 @@ class Workspace:
             UnsafePathError: see `check_relative_path`, a symlink on the way leads outside, the
                 name is a folder, or a file stands where one of its folders must go.
         """
+        return self._walk(name)[0]
+
+    def _walk(self, name: str) -> tuple[Path, bool]:
+        """`resolve`, and whether the file's folders all exist already.
+
+        One `lstat` per existing component; only a symlink is followed (`realpath`) to see where it
+        leads (issue 15: every project file write resolved its path three times through `realpath`).
+        """
         rel = check_relative_path(name)
-        root_real = Path(os.path.realpath(self.root))
-        target = self.root.joinpath(*rel.parts)
-        # every existing component, followed through symlinks, must stay under the project
-        probe = self.root
-        for i, part in enumerate(rel.parts):
-            probe = probe / part
-            if not (probe.exists() or probe.is_symlink()):
-                break
-            real = Path(os.path.realpath(probe))
-            if real != root_real and root_real not in real.parents:
-                raise UnsafePathError(f"{shown_name(name)}: a symlink leads outside the project folder")
-            if i < len(rel.parts) - 1 and not probe.is_dir():
+        root_real = self._root_real()
+        parts = rel.parts
+        probe = str(self.root)
+        for i, part in enumerate(parts):
+            probe = os.path.join(probe, part)
+            last = i == len(parts) - 1
+            try:
+                mode = os.lstat(probe).st_mode
+            except FileNotFoundError:
+                return self.root.joinpath(*parts), last
+            except NotADirectoryError:  # a racing file where a folder was
+                raise UnsafePathError(f"{shown_name(name)}: a file stands where its folder must go") from None
+            if stat.S_ISLNK(mode):
+                real = os.path.realpath(probe)
+                if real != root_real and not real.startswith(root_real.rstrip(os.sep) + os.sep):
+                    raise UnsafePathError(f"{shown_name(name)}: a symlink leads outside the project folder")
+                if last:
+                    raise UnsafePathError(
+                        f"{shown_name(name)}: is a symlink; polyteam does not write through links"
+                    )
+                is_dir = os.path.isdir(probe)
+            else:
+                is_dir = stat.S_ISDIR(mode)
+            if not last and not is_dir:
                 raise UnsafePathError(f"{shown_name(name)}: {part!r} is a file, not a folder; not written")
-        if target.is_symlink():
-            raise UnsafePathError(f"{shown_name(name)}: is a symlink; polyteam does not write through links")
-        if target.is_dir():
-            raise UnsafePathError(f"{shown_name(name)}: is a folder; not written")
-        return target
+            if last and is_dir:
+                raise UnsafePathError(f"{shown_name(name)}: is a folder; not written")
+        return self.root.joinpath(*parts), True
+
+    def _root_real(self) -> str:
+        if self._real_root is None:  # a project folder keeps its one path for the whole run
+            self._real_root = os.path.realpath(self.root)
+        return self._real_root
 
     def _place(self, name: str) -> Path:
         """`resolve`, with the file's folders made (and checked again: a racing symlink shows here)."""
-        path = self.resolve(name)
+        path, folders_exist = self._walk(name)
+        if folders_exist:
+            return path
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
         except (FileExistsError, NotADirectoryError) as exc:
@@ -231,8 +287,8 @@ class Workspace:
     def _put(self, name: str, data: bytes, *, durable: bool) -> Path:
         path = self._place(name)
         try:
-            atomic_write_bytes(path, data, durable=durable)
-        except (IsADirectoryError, NotADirectoryError, FileExistsError) as exc:  # a racing folder
+            atomic_write_bytes(path, data, durable=durable, make_parents=False)
+        except (IsADirectoryError, NotADirectoryError, FileExistsError, FileNotFoundError) as exc:
             raise UnsafePathError(f"{shown_name(name)}: collides with a folder; not written") from exc
         if not durable:
             with self._lock:
@@ -253,7 +309,7 @@ class Workspace:
         Raises:
             UnsafePathError: the name would leave the project or collides with a folder.
         """
-        return await asyncio.to_thread(self._put, name, text.encode("utf-8"), durable=False)
+        return await self._in_io(self._put, name, text.encode("utf-8"), durable=False)
 
     async def awrite_guarded(self, name: str, data: bytes, ours: frozenset[str]) -> WriteOutcome:
         """Write `data` as `name` unless the file there now is not one polyteam wrote (its hash is
@@ -262,7 +318,26 @@ class Workspace:
         Raises:
             UnsafePathError: the name would leave the project or collides with a folder.
         """
-        return await asyncio.to_thread(self._write_guarded, name, data, ours)
+        return await self._in_io(self._write_guarded, name, data, ours)
+
+    async def _in_io(self, fn: Callable[..., _T], *args: Any, **kwargs: Any) -> _T:
+        """`fn` in an I/O thread, after the newest checkpoint snapshot is on disk (so a file's hash,
+        remembered in the state before the file is written, reaches the disk first)."""
+
+        def job() -> _T:
+            self._commit()
+            return fn(*args, **kwargs)
+
+        return await self._submit(job)
+
+    def _submit(self, job: Callable[[], _T]) -> asyncio.Future[_T]:
+        """Run `job` (which commits first) in an I/O thread; `aflush` waits for it."""
+        with self._lock:
+            self._commit_queued = True
+        future = asyncio.get_running_loop().run_in_executor(_io_executor(), job)
+        self._jobs.add(future)
+        future.add_done_callback(self._jobs.discard)
+        return future
 
     def _write_guarded(self, name: str, data: bytes, ours: frozenset[str]) -> WriteOutcome:
         path = self.resolve(name)
@@ -295,7 +370,42 @@ class Workspace:
     async def asave_state(self, state: dict[str, Any], *, final: bool = False) -> None:
         """`save_state` with the write in a worker thread; `state` is serialised here, on the caller's thread."""
         self._snapshot(state, final)
-        await asyncio.to_thread(self._commit)
+        await self._in_io(_nothing)
+        await self.aflush()
+
+    def save_state_soon(self, state: dict[str, Any]) -> None:
+        """Take a snapshot of `state` now (serialised here) and have it written soon, without waiting.
+
+        Snapshots taken before the next project file write or checkpoint ride with it (one write of
+        the state for many saves, issue 15); the rest go in one background write. `aflush` waits
+        for it.
+        """
+        self._snapshot(state, False)
+        asyncio.get_running_loop().call_soon(self._commit_soon)
+
+    def _commit_soon(self) -> None:
+        with self._lock:
+            pending = self._pending
+            if self._commit_queued or pending is None or pending[0] <= self._taken:
+                return  # a queued job writes the newest snapshot first, or it is on its way already
+        self._submit(self._commit).add_done_callback(self._note_failure)
+
+    def _note_failure(self, future: asyncio.Future[None]) -> None:
+        if not future.cancelled() and future.exception() is not None and self._failure is None:
+            self._failure = future.exception()
+
+    async def aflush(self) -> None:
+        """Wait until every snapshot taken so far is on disk (at once when nothing is on its way).
+
+        Raises:
+            OSError: a background write of the state failed (it stays pending: the next save tries again).
+        """
+        self._commit_soon()  # a snapshot whose deferred commit has not been scheduled yet
+        if self._jobs:
+            await asyncio.wait(list(self._jobs))
+        failure, self._failure = self._failure, None
+        if failure is not None:
+            raise failure
 
     def _snapshot(self, state: dict[str, Any], final: bool) -> None:
         # compact: json's C encoder is used only without indent (3x faster, on every checkpoint)
@@ -310,7 +420,10 @@ class Workspace:
         """Write the newest snapshot unless it is already on disk (then there is nothing to do)."""
         with self._write_lock:
             with self._lock:
+                self._commit_queued = False  # from here on a newer snapshot needs a job of its own
                 pending = self._pending
+                if pending is not None:
+                    self._taken = max(self._taken, pending[0])
                 if pending is None or pending[0] <= self._written:
                     return
                 number, data, final = pending

@@ -40,11 +40,34 @@ class Artifacts:
 
         `model_named`: the name came from a model, so paths polyteam reserves are refused too.
         """
+        prepared = self._prepare(role, name, text, model_named)
+        return prepared is not None and await self._put(role, name, *prepared)
+
+    async def write_doc(self, role: str, stem: str, output: Any) -> bool:
+        """An action's output as `<stem>.md` (its markdown) and `<stem>.json`; False if either was skipped."""
+        data = json.dumps(output.model_dump(mode="json"), indent=2, ensure_ascii=False) + "\n"
+        files = {f"{stem}.md": output.to_markdown(), f"{stem}.json": data}
+        # both hashes go into one checkpoint, written with the first file
+        prepared = {name: self._prepare(role, name, text, False) for name, text in files.items()}
+        ok = [p is not None and await self._put(role, name, *p) for name, p in prepared.items()]
+        return all(ok)
+
+    def _prepare(
+        self, role: str, name: str, text: str, model_named: bool
+    ) -> tuple[bytes, frozenset[str]] | None:
+        """The bytes to write and the hashes of polyteam's versions of `name` (this one remembered in
+        the checkpoint before the file is written); None when the name is skipped (reported)."""
         try:
             if model_named:
                 check_model_path(name)
             data = redact_secrets(text).encode("utf-8")
-            ours = await self._remember(name, content_hash(data))
+        except UnsafePathError as exc:
+            self.skip(role, name, str(exc))
+            return None
+        return data, self._remember(name, content_hash(data))
+
+    async def _put(self, role: str, name: str, data: bytes, ours: frozenset[str]) -> bool:
+        try:
             outcome = await self.workspace.awrite_guarded(name, data, ours)
         except UnsafePathError as exc:
             self.skip(role, name, str(exc))
@@ -58,12 +81,6 @@ class Artifacts:
             self.written.append(outcome.name)
         self.events.emit("written", role, detail=outcome.name)
         return True
-
-    async def write_doc(self, role: str, stem: str, output: Any) -> bool:
-        """An action's output as `<stem>.md` (its markdown) and `<stem>.json`; False if either was skipped."""
-        md = await self.write(role, f"{stem}.md", output.to_markdown())
-        data = json.dumps(output.model_dump(mode="json"), indent=2, ensure_ascii=False) + "\n"
-        return await self.write(role, f"{stem}.json", data) and md
 
     def screen(self, role: str, names: Sequence[str]) -> list[str]:
         """The names of a plan that may be requested and written; each other one is reported and
@@ -90,12 +107,13 @@ class Artifacts:
             self.skipped.append((name, reason))
         self.events.emit("skipped", role, detail=reason)
 
-    async def _remember(self, name: str, digest: str) -> frozenset[str]:
-        """Record `digest` as a version of `name` polyteam writes, saved before the file is written."""
+    def _remember(self, name: str, digest: str) -> frozenset[str]:
+        """Record `digest` as a version of `name` polyteam writes; the checkpoint holding it is written
+        before the file (`Workspace.awrite_guarded` commits the newest snapshot first)."""
         files = self.checkpoint.state.files
         known = files.setdefault(name, [])
         if digest not in known:
             known.append(digest)
             del known[:-_KEEP_HASHES]
-            await self.checkpoint.save()
+            self.checkpoint.save_soon()
         return frozenset(known)

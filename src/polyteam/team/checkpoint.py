@@ -2,7 +2,7 @@
 
 Owns the rule that an action whose key is in the saved state is answered from it, never requested
 again (`replay`), and that every completed action is recorded and saved before anything else
-happens (`record`); the elapsed time of this session and of the whole run. Registered secrets are
+happens (`record`; on disk before the next request leaves, `flushed`); the elapsed time of this session and of the whole run. Registered secrets are
 masked in every output before it is recorded or handed on, so no file, prompt or state holds one.
 The state's shape is `team/state.py`'s; the durable write is `polyteam.workspace`'s.
 """
@@ -66,11 +66,12 @@ class Checkpoint:
         self.cached += 1
         return output
 
-    async def record(
-        self, key: str, role: str, action: str, result: Any, output: BaseModel
-    ) -> dict[str, Any]:
-        """Save `output` (of `result`, an ActionResult) under `key` and checkpoint; returns its usage."""
-        self.state.done[key] = output.model_dump(mode="json")
+    def record(self, key: str, role: str, action: str, result: Any, output: BaseModel) -> dict[str, Any]:
+        """Save `output` (of `result`, an ActionResult) under `key` and checkpoint; returns its usage.
+
+        The checkpoint's snapshot is taken here; it reaches the disk with the next file written
+        (the action's own artifact, as a rule) or in one background write (`save_soon`).
+        """
         stats = self.state.stats
         for name in _COUNTERS:
             stats[name] = stats.get(name, 0) + int(getattr(result, name, 0) or 0)
@@ -80,7 +81,7 @@ class Checkpoint:
             "input_tokens": int(result.input_tokens or 0),
             "output_tokens": int(result.output_tokens or 0),
         }
-        self.state.usage[key] = {
+        entry = {
             "role": role,
             "action": action,
             **usage,
@@ -88,13 +89,24 @@ class Checkpoint:
             "degraded": bool(getattr(result, "degraded", False)),
             "by_llm": dict(getattr(result, "by_llm", None) or {}),
         }
-        await self.save()
+        self.state.record_done(key, output.model_dump(mode="json"), entry)
+        self.save_soon()
         return usage
 
     async def save(self, *, final: bool = False) -> None:
-        """Checkpoint without blocking the event loop; `final` first makes the written files durable."""
+        """Checkpoint and wait until it is on disk, without blocking the event loop; `final` first
+        makes the written files durable."""
         self.state.elapsed_s = self._base_elapsed + self.session_s
         await self.state.asave(self.workspace, final=final)
+
+    def save_soon(self) -> None:
+        """Checkpoint without waiting: the snapshot is taken now and written soon (`flushed` waits)."""
+        self.state.elapsed_s = self._base_elapsed + self.session_s
+        self.workspace.save_state_soon(self.state.to_json())
+
+    async def flushed(self) -> None:
+        """Wait until every checkpoint taken so far is on disk (at once when none is on its way)."""
+        await self.workspace.aflush()
 
     def save_now(self) -> None:
         """Checkpoint now, blocking and final (the interrupt path, where nothing else may run)."""

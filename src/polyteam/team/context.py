@@ -63,6 +63,7 @@ class RunContext:
         if self.stop.stopping:
             raise RunStopped
         self.events.emit("start", role, action=action.name, key=key, llm=self.route_llm(role, action.name))
+        await self.checkpoint.flushed()  # every answer so far is saved before another request leaves
         try:
             result = await telemetry.in_action(
                 role, action.name, key, self.runner(self.gateway, role, action, inputs)
@@ -81,7 +82,7 @@ class RunContext:
             self.events.note(
                 role, f"{key}: " + "; ".join(f for f in result.fixes if f.startswith("degraded"))
             )
-        usage = await self.checkpoint.record(key, role, action.name, result, output)
+        usage = self.checkpoint.record(key, role, action.name, result, output)
         self.events.emit("end", role, action=action.name, key=key, **usage)
         return output
 

@@ -87,10 +87,13 @@ class RunState:
     files: dict[str, list[str]] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
-        # `done` holds models' output: only registered secrets are masked there (the patterns of
-        # `redact` would also mask code such as `password = "..."`); everything else fully
+        # `done` and `usage` are masked once, as they enter (`record_done`, `from_json`), not on every
+        # checkpoint (issue 15: walking them again was a third of a run's Python calls). `done` holds
+        # models' output: only registered secrets are masked there (the patterns of `redact` would
+        # also mask code such as `password = "..."`); everything else fully.
         return {
-            "done": redact_secrets_obj(self.done),
+            "done": self.done,
+            "usage": self.usage,
             "files": self.files,
             **redact_obj(
                 {
@@ -100,13 +103,17 @@ class RunState:
                     "stats": self.stats,
                     "status": self.status,
                     "settings": self.settings,
-                    "usage": self.usage,
                     "error": self.error,
                     "elapsed_s": round(self.elapsed_s, 3),
                     "started": self.started,
                 }
             ),
         }
+
+    def record_done(self, key: str, output: dict[str, Any], usage: dict[str, Any]) -> None:
+        """Keep an action's output (its JSON form) and usage under `key`, masked here, once."""
+        self.done[key] = redact_secrets_obj(output)
+        self.usage[key] = redact_obj(usage)
 
     @classmethod
     def from_json(cls, data: dict[str, Any], where: str = "state.json") -> RunState:
@@ -125,11 +132,11 @@ class RunState:
             raise PolyteamError(f"{where}: nested too deep; start a new run") from None
         state = cls(requirement=checked.requirement)
         state.project_name = checked.project_name
-        state.done = dict(checked.done)
+        state.done = redact_secrets_obj(dict(checked.done))
         state.stats.update(checked.stats)
         state.status = checked.status
         state.settings = checked.settings.model_dump()
-        state.usage = {k: v.model_dump() for k, v in checked.usage.items()}
+        state.usage = redact_obj({k: v.model_dump() for k, v in checked.usage.items()})
         state.error = checked.error
         state.elapsed_s = checked.elapsed_s
         state.started = checked.started or time.time()
