@@ -82,6 +82,11 @@ class CostMeter:
             else:
                 self._write_pricing_locked()
 
+    def close(self) -> None:
+        """Close the ledger's descriptor (a later attempt opens it again)."""
+        with self._lock:
+            self._ledger.close()
+
     # -- what the run and the CLI read -------------------------------------------------------
     @property
     def spent_usd(self) -> float:

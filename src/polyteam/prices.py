@@ -208,7 +208,10 @@ def genai_quote(endpoint: Endpoint) -> PriceQuote | None:
     for provider in dict.fromkeys(candidates):
         base = _genai_base_price(endpoint.model, provider)
         if base is not None:
-            return PriceQuote(base, f"genai-prices {genai_version()}", genai=(endpoint.model, provider))
+            # a flat rate is costed here (genai-prices' own calculation is ~60 us a call, two per
+            # attempt: issue 15); tiers and per-request fees stay with genai-prices
+            ref = None if _genai_flat(endpoint.model, provider) else (endpoint.model, provider)
+            return PriceQuote(base, f"genai-prices {genai_version()}", genai=ref)
     return None
 
 
@@ -234,6 +237,25 @@ def _genai_base_price(model: str, provider: str) -> Price | None:
         return None
     price = calc.model_price
     return Price(_mtok(getattr(price, "input_mtok", None)), _mtok(getattr(price, "output_mtok", None)))
+
+
+@cache
+def _genai_flat(model: str, provider: str) -> bool:
+    """Whether genai-prices costs this model's input and output tokens at one rate each, with no
+    tiers and no fee per request, so that `cost_usd` at its base price is its cost."""
+    from decimal import Decimal
+
+    import genai_prices
+
+    try:
+        calc = genai_prices.calc_price(
+            genai_prices.Usage(input_tokens=0, output_tokens=0), model, provider_id=provider
+        )
+    except LookupError:
+        return False
+    price = calc.model_price
+    rates = (getattr(price, "input_mtok", None), getattr(price, "output_mtok", None))
+    return all(isinstance(rate, Decimal) for rate in rates) and calc.total_price == 0
 
 
 def _mtok(value: Any) -> float:

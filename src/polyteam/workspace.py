@@ -8,8 +8,8 @@ the project (no symlink escapes; a file where a folder must go is an `UnsafePath
 and skipped by the caller), writing project files without clobbering what a user changed
 (`awrite_guarded`), and checkpointing `.polyteam/state.json`.
 
-A running team uses the async writes, which never block the event loop (the work runs in one of the
-process's two I/O threads): `awrite_guarded` / `awrite_text` write a project file atomically (temp
+A running team uses the async writes, which never block the event loop (the work runs in the
+process's I/O thread): `awrite_guarded` / `awrite_text` write a project file atomically (temp
 file + `os.replace`, so a killed process leaves the old file or the new one) without an fsync of its
 own. Checkpoints are snapshots serialised on the loop (`save_state_soon`, `asave_state`) and written
 the same way: atomic, kept by the page cache through a kill -9, but not fsynced, so the chain of calls
@@ -174,14 +174,17 @@ def create_project_dir(
 
 
 _T = TypeVar("_T")
-_IO_THREADS = 2
+_IO_THREADS = 1
 _io_pool: ThreadPoolExecutor | None = None
 _io_pool_lock = threading.Lock()
 
 
 def _io_executor() -> ThreadPoolExecutor:
-    """The process's threads for project and state writes: two, not the loop's default pool
-    (up to six on two cores), so that many concurrent runs do not fight over the GIL (issue 15)."""
+    """The process's thread for project files and intermediate checkpoints: one, not the loop's
+    default pool (up to six on two cores), whose threads fought the event loop for the GIL when many
+    runs write at once (issue 15, scale.py M = 20: 335k futex calls with the pool, 92k with two
+    threads, 44k with one). A final checkpoint's fsyncs run in the default pool instead, so that one
+    run's slow disk flush never holds up the others' writes."""
     global _io_pool
     with _io_pool_lock:
         if _io_pool is None:
@@ -189,8 +192,8 @@ def _io_executor() -> ThreadPoolExecutor:
         return _io_pool
 
 
-def _nothing() -> None:
-    return None
+def _compact(state: dict[str, Any]) -> bytes:
+    return (json.dumps(state, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8")
 
 
 @dataclass(frozen=True)
@@ -216,6 +219,7 @@ class Workspace:
         self._real_root: str | None = None
         self._commit_queued = False  # a job that commits first is queued and has not taken a snapshot yet
         self._taken = 0  # the newest snapshot number a commit has taken to write
+        self._source: Callable[[], dict[str, Any] | bytes] | None = None  # a state to serialise before the next write
         self._jobs: set[asyncio.Future[Any]] = set()  # I/O jobs on their way (each commits first)
         self._failure: BaseException | None = None  # of a background commit nobody awaits
 
@@ -330,11 +334,13 @@ class Workspace:
 
         return await self._submit(job)
 
-    def _submit(self, job: Callable[[], _T]) -> asyncio.Future[_T]:
-        """Run `job` (which commits first) in an I/O thread; `aflush` waits for it."""
+    def _submit(self, job: Callable[[], _T], *, final: bool = False) -> asyncio.Future[_T]:
+        """Run `job` (which commits first) in the I/O thread, or a `final` one (fsyncs) in the loop's
+        default pool; `aflush` waits for it."""
+        self._take_source()
         with self._lock:
             self._commit_queued = True
-        future = asyncio.get_running_loop().run_in_executor(_io_executor(), job)
+        future = asyncio.get_running_loop().run_in_executor(None if final else _io_executor(), job)
         self._jobs.add(future)
         future.add_done_callback(self._jobs.discard)
         return future
@@ -359,31 +365,41 @@ class Workspace:
         self._put(name, data, durable=False)
         return WriteOutcome(name, False, digest)
 
-    def save_state(self, state: dict[str, Any], *, final: bool = True) -> None:
+    def save_state(self, state: dict[str, Any] | bytes, *, final: bool = True) -> None:
         """Checkpoint the run state atomically to `.polyteam/state.json` (blocking), durably if `final`.
 
         `final`: first make the project files written by `awrite_text` durable (module docstring).
         """
+        self._source = None  # superseded by this one
         self._snapshot(state, final)
         self._commit()
 
-    async def asave_state(self, state: dict[str, Any], *, final: bool = False) -> None:
+    async def asave_state(self, state: dict[str, Any] | bytes, *, final: bool = False) -> None:
         """`save_state` with the write in a worker thread; `state` is serialised here, on the caller's thread."""
+        self._source = None  # superseded by this one
         self._snapshot(state, final)
-        await self._in_io(_nothing)
+        await self._submit(self._commit, final=final)
         await self.aflush()
 
-    def save_state_soon(self, state: dict[str, Any]) -> None:
-        """Take a snapshot of `state` now (serialised here) and have it written soon, without waiting.
+    def save_state_soon(self, state: Callable[[], dict[str, Any] | bytes]) -> None:
+        """Have the run state written soon, without waiting: `state()` is serialised (on this, the
+        loop's thread) once, just before the next I/O job or background write takes it.
 
-        Snapshots taken before the next project file write or checkpoint ride with it (one write of
-        the state for many saves, issue 15); the rest go in one background write. `aflush` waits
+        Saves between two writes cost one serialisation and one write (issue 15): the snapshot
+        rides with the next project file write, or goes in one background write. `aflush` waits
         for it.
         """
-        self._snapshot(state, False)
+        self._source = state
         asyncio.get_running_loop().call_soon(self._commit_soon)
 
+    def _take_source(self) -> None:
+        """Serialise the state a `save_state_soon` left to be written (on the loop's thread)."""
+        source, self._source = self._source, None
+        if source is not None:
+            self._snapshot(source(), False)
+
     def _commit_soon(self) -> None:
+        self._take_source()
         with self._lock:
             pending = self._pending
             if self._commit_queued or pending is None or pending[0] <= self._taken:
@@ -407,9 +423,10 @@ class Workspace:
         if failure is not None:
             raise failure
 
-    def _snapshot(self, state: dict[str, Any], final: bool) -> None:
+    def _snapshot(self, state: dict[str, Any] | bytes, final: bool) -> None:
+        """Make `state` the newest snapshot: a JSON object, or its serialised form (one line)."""
         # compact: json's C encoder is used only without indent (3x faster, on every checkpoint)
-        data = (json.dumps(state, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8")
+        data = state if isinstance(state, bytes) else _compact(state)
         with self._lock:
             previous = self._pending
             # a final snapshot not yet on disk stays final when a newer one replaces it

@@ -87,6 +87,29 @@ def test_tiered_prices_apply_per_call() -> None:
     assert small == pytest.approx(0.25) and large == pytest.approx(300_000 * 5 / 1e6)
 
 
+@pytest.mark.parametrize(
+    ("model", "kind", "base"),
+    [
+        ("gpt-5-mini", "openai", "http://127.0.0.1:9/v1"),
+        ("gpt-5.1", "openai", "http://127.0.0.1:9/v1"),
+        ("claude-opus-4-6", "claude", "http://127.0.0.1:9/v1"),
+        ("deepseek-chat", "open_llm", "https://api.deepseek.com/v1"),
+        ("gpt-5.4", "openai", "http://127.0.0.1:9/v1"),  # tiered: costed by genai-prices itself
+        ("glm-4-plus", "zhipu", "http://127.0.0.1:9/v1"),
+    ],
+)
+def test_every_quote_costs_what_genai_prices_does(model: str, kind: str, base: str) -> None:
+    # a flat rate is costed by polyteam itself (issue 15): it must agree with genai-prices to the cent's
+    # billionth, below, at and above any tier, for the token counts a call reserves and reports
+    quote = price_for(ep(model, kind=kind, base=base))
+    assert quote.source == GENAI
+    provider = {"openai": "openai", "claude": "anthropic", "zhipu": "zhipuai", "open_llm": "deepseek"}[kind]
+    for tokens_in, tokens_out in [(0, 0), (1, 1), (3_359, 512), (199_999, 8_192), (272_001, 1), (1_000_000, 64_000)]:
+        usage = genai_prices.Usage(input_tokens=tokens_in, output_tokens=tokens_out)
+        expected = float(genai_prices.calc_price(usage, model, provider_id=provider).total_price)
+        assert quote.cost(tokens_in, tokens_out) == pytest.approx(expected, rel=1e-9, abs=1e-12)
+
+
 def test_unknown_hosted_model_is_unpriced_and_local_open_models_are_free() -> None:
     hosted = price_for(ep("qwen-max", "open_llm", base="https://dashscope.aliyuncs.com/compatible-mode/v1"))
     assert hosted.unpriced and hosted.price == Price(0, 0)

@@ -107,3 +107,37 @@ def test_a_wrong_typed_state_field_names_the_key(
     (tmp_path / ".polyteam" / "state.json").write_text(json.dumps(bad))
     code, text = cli(monkeypatch, capsys, "run", "--resume", str(tmp_path))
     assert code == 2 and "usage.WritePRD.calls" in text and len(text.strip().splitlines()) == 1
+
+
+finite_json = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3),
+    max_leaves=8,
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    steps=st.lists(
+        st.tuples(st.sampled_from(["record", "replace", "drop"]), st.sampled_from(["A", "B:x.py", "C\u00e9"]),
+                  finite_json),
+        max_size=12,
+    ),
+    error=st.text(max_size=12),
+)  # fmt: skip
+def test_the_serialised_state_is_always_its_json_form(steps: list[tuple[str, str, Any]], error: str) -> None:
+    # issue 15: to_bytes reuses each done entry's JSON; it must never write a stale or dropped one
+    from polyteam.team.state import RunState
+
+    state = RunState(requirement="a demo app")
+    for op, key, value in steps:
+        if op == "record":
+            state.record_done(key, {"v": value}, {"role": "R", "action": "X", "llm": "m"})
+        elif op == "replace" and key in state.done:
+            state.done[key] = {"w": value}  # a replay that found the saved one no longer valid, say
+        elif op == "drop":
+            state.done.pop(key, None)
+        state.error = error
+        data = state.to_bytes()
+        assert data.endswith(b"\n") and data.count(b"\n") == 1
+        assert json.loads(data) == json.loads(json.dumps(state.to_json()))

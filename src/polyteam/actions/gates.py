@@ -11,6 +11,7 @@ one short sentence: it becomes the re-ask's message (`GateError`), then the fall
 from __future__ import annotations
 
 import ast
+import functools
 import re
 import sys
 from collections.abc import Iterable
@@ -108,6 +109,12 @@ def file_list_problems(files: list[str]) -> list[str]:
     return problems
 
 
+# A file's code is gated when its reply is checked, again in the README's notes and in the quality
+# assessment at the run's end: each (name, code) is compiled and parsed once (issue 15).
+_CACHED = 256
+
+
+@functools.lru_cache(maxsize=_CACHED)
 def compile_problem(filename: str, code: str) -> str | None:
     """Why a Python file's code does not compile (`compile()` only, never run), or None."""
     if not filename.endswith(".py"):
@@ -147,18 +154,26 @@ def substance_problem(filename: str, code: str) -> str | None:
     `{'filename', 'main.py'}` (a set literal), which compile: "compiles" alone is a weak signal
     (weak-models.md).
     """
-    if not filename.endswith(".py"):
-        return None
-    try:
-        tree = ast.parse(code, filename)
-    except (SyntaxError, ValueError, RecursionError, MemoryError):
-        return None  # compile_problem reports it
+    tree = _syntax_tree(filename, code)
+    if tree is None:
+        return None  # not Python, or compile_problem reports it
     for node in tree.body:
         if isinstance(node, _SUBSTANCE):
             return None
         if isinstance(node, ast.Expr) and any(isinstance(n, ast.Call | ast.Await) for n in ast.walk(node)):
             return None
     return f"{filename} holds only bare expressions (no def, class, import, assignment or call)"
+
+
+@functools.lru_cache(maxsize=_CACHED)
+def _syntax_tree(filename: str, code: str) -> ast.Module | None:
+    """The parsed module of a Python file (shared, read only), or None: not Python, or no syntax tree."""
+    if not filename.endswith(".py"):
+        return None
+    try:
+        return ast.parse(code, filename)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return None
 
 
 def module_names(files: Iterable[str]) -> set[str]:
@@ -191,12 +206,9 @@ def import_problems(
     filename: str, code: str, project_files: Iterable[str], packages: Iterable[str]
 ) -> list[str]:
     """The imports of a Python file that resolve to no project file, stdlib module or listed package."""
-    if not filename.endswith(".py"):
-        return []
-    try:
-        tree = ast.parse(code, filename)
-    except (SyntaxError, ValueError, RecursionError, MemoryError):
-        return []  # compile_problem reports it
+    tree = _syntax_tree(filename, code)
+    if tree is None:
+        return []  # not Python, or compile_problem reports it
     project = module_names(project_files)
     known = project | package_modules(packages) | set(sys.stdlib_module_names) | {"__future__"}
     bad: list[str] = []

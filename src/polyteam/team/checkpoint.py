@@ -100,9 +100,13 @@ class Checkpoint:
         await self.state.asave(self.workspace, final=final)
 
     def save_soon(self) -> None:
-        """Checkpoint without waiting: the snapshot is taken now and written soon (`flushed` waits)."""
+        """Checkpoint without waiting: the state is serialised once before the next write takes it
+        (however many saves came before) and written soon (`flushed` waits)."""
+        self.workspace.save_state_soon(self._current)
+
+    def _current(self) -> bytes:
         self.state.elapsed_s = self._base_elapsed + self.session_s
-        self.workspace.save_state_soon(self.state.to_json())
+        return self.state.to_bytes()
 
     async def flushed(self) -> None:
         """Wait until every checkpoint taken so far is on disk (at once when none is on its way)."""

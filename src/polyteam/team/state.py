@@ -9,6 +9,8 @@ A key in `done` is never requested again: a resumed run takes its output from he
 
 from __future__ import annotations
 
+import functools
+import json
 import time
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -67,6 +69,9 @@ def _first_issue(exc: ValidationError) -> str:
     return f"key {where[:80]!r}: {err.get('msg', 'invalid')}"
 
 
+_dumps = functools.partial(json.dumps, ensure_ascii=False, separators=(",", ":"))
+
+
 @dataclass
 class RunState:
     requirement: str
@@ -85,6 +90,8 @@ class RunState:
     #: per project file polyteam wrote: the hashes of the versions it wrote (newest last); a file
     #: whose hash is not here was changed by someone else and is never overwritten
     files: dict[str, list[str]] = field(default_factory=dict)
+    #: `done` key -> (the entry, its JSON): what `to_bytes` reuses
+    _serialised: dict[str, tuple[Any, str]] = field(default_factory=dict, repr=False, compare=False)
 
     def to_json(self) -> dict[str, Any]:
         # `done` and `usage` are masked once, as they enter (`record_done`, `from_json`), not on every
@@ -109,6 +116,21 @@ class RunState:
                 }
             ),
         }
+
+    def to_bytes(self) -> bytes:
+        """`to_json` as one line of compact JSON; each `done` entry (a model's output, the bulk of the
+        state) is serialised once and reused by every later checkpoint (issue 15)."""
+        rest = self.to_json()
+        done = rest.pop("done")
+        parts = []
+        for key, value in done.items():
+            cached = self._serialised.get(key)
+            if cached is None or cached[0] is not value:  # new, or replaced since
+                cached = self._serialised[key] = (value, _dumps(key) + ":" + _dumps(value))
+            parts.append(cached[1])
+        if len(self._serialised) > len(done):
+            self._serialised = {k: v for k, v in self._serialised.items() if k in done}
+        return ('{"done":{' + ",".join(parts) + "}," + _dumps(rest)[1:] + "\n").encode("utf-8")
 
     def record_done(self, key: str, output: dict[str, Any], usage: dict[str, Any]) -> None:
         """Keep an action's output (its JSON form) and usage under `key`, masked here, once."""
@@ -145,11 +167,11 @@ class RunState:
 
     def save(self, workspace: Workspace) -> None:
         """Checkpoint now, blocking (and final: the project's files are made durable first)."""
-        workspace.save_state(self.to_json())
+        workspace.save_state(self.to_bytes())
 
     async def asave(self, workspace: Workspace, *, final: bool = False) -> None:
         """Checkpoint without blocking the event loop (the write runs in a worker thread)."""
-        await workspace.asave_state(self.to_json(), final=final)
+        await workspace.asave_state(self.to_bytes(), final=final)
 
     @classmethod
     def load(cls, workspace: Workspace) -> RunState:

@@ -259,6 +259,8 @@ class Team:
             raise
         finally:
             await gateway.aclose()
+            if meter is not None:
+                meter.close()
         reason = ctx.stop.reason
         if reason is not None:
             state.status = "budget" if reason.status == "budget" else "failed"
