@@ -5,9 +5,10 @@ Order, first match wins:
    name, Spark domain) -> source `config`;
 2. `local`: the bundled/served GGUF (`api_type: local`), and an OpenAI-compatible entry (`open_llm`)
    whose base is on loopback, a private network, link-local, `localhost` or `*.local` -> free;
-3. `genai-prices <version>` (pydantic's maintained price data, imported on first use): the provider
-   is inferred from the base URL, else (a forwarder or a test server in front of a known vendor)
-   from the endpoint's kind; tiered prices are applied per call;
+3. `genai-prices <version>` (pydantic's maintained price data, imported on first use, its answers
+   remembered per installed version by `polyteam.price_cache`): the provider is inferred from the
+   base URL, else (a forwarder or a test server in front of a known vendor) from the endpoint's
+   kind; tiered prices are applied per call;
 4. `built-in <date>`: our CNY table for iFlytek Spark (genai-prices has none) and Zhipu models
    genai-prices does not list;
 5. `unpriced`: a hosted model with no known price (costed 0; under a budget `polyteam.budget`
@@ -26,6 +27,7 @@ from functools import cache
 from typing import Any
 from urllib.parse import urlsplit
 
+from polyteam import price_cache
 from polyteam.providers.base import Endpoint, Price
 
 #: when the built-in (CNY) table was last checked against the vendors' list prices
@@ -188,17 +190,38 @@ def price_for(endpoint: Endpoint, config_prices: Mapping[str, Any] | None = None
 
 
 def genai_version() -> str:
+    from polyteam.price_cache import installed_version
+
+    found = installed_version()  # without importing genai-prices (price_cache.py)
+    if found:
+        return found
     from genai_prices import __version__
 
     return str(__version__)
 
 
 def genai_quote(endpoint: Endpoint) -> PriceQuote | None:
-    """genai-prices' price for the endpoint's model, the provider inferred from its base URL (else its kind)."""
+    """genai-prices' price for the endpoint's model, the provider inferred from its base URL (else its
+    kind); its answer is remembered per installed version (`polyteam.price_cache`)."""
     if endpoint.kind == "spark" or not endpoint.model:
         return None
+    hosted = is_hosted(endpoint.base_url)
+    key = "|".join((endpoint.kind, endpoint.base_url if hosted else "", endpoint.model))
+    found = price_cache.lookup(key)
+    if isinstance(found, price_cache.Unknown):
+        found = _genai_lookup(endpoint, hosted)
+        price_cache.remember(key, found)
+    if found is None:
+        return None
+    # a flat rate is costed by polyteam (genai-prices' own calculation is ~60 us a call, two per
+    # attempt: issue 15); tiers and per-request fees stay with genai-prices
+    ref = None if found.flat else (endpoint.model, found.provider)
+    return PriceQuote(Price(found.input, found.output), f"genai-prices {genai_version()}", genai=ref)
+
+
+def _genai_lookup(endpoint: Endpoint, hosted: bool) -> price_cache.GenaiPrice | None:
     candidates: list[str] = []
-    if is_hosted(endpoint.base_url):
+    if hosted:
         provider = _provider_for_url(endpoint.base_url)
         if provider:
             candidates.append(provider)
@@ -208,10 +231,7 @@ def genai_quote(endpoint: Endpoint) -> PriceQuote | None:
     for provider in dict.fromkeys(candidates):
         base = _genai_base_price(endpoint.model, provider)
         if base is not None:
-            # a flat rate is costed here (genai-prices' own calculation is ~60 us a call, two per
-            # attempt: issue 15); tiers and per-request fees stay with genai-prices
-            ref = None if _genai_flat(endpoint.model, provider) else (endpoint.model, provider)
-            return PriceQuote(base, f"genai-prices {genai_version()}", genai=ref)
+            return price_cache.GenaiPrice(base.input, base.output, provider, _genai_flat(endpoint.model, provider))
     return None
 
 
