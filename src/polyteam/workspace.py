@@ -192,6 +192,18 @@ def _io_executor() -> ThreadPoolExecutor:
         return _io_pool
 
 
+def _read_bytes(path: Path) -> bytes:
+    """The file's bytes, read through its descriptor (`Path.read_bytes` also asks fstat and isatty)."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+    try:
+        chunks = []
+        while chunk := os.read(fd, 1 << 20):
+            chunks.append(chunk)
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
+
+
 def _compact(state: dict[str, Any]) -> bytes:
     return (json.dumps(state, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8")
 
@@ -270,6 +282,8 @@ class Workspace:
                 raise UnsafePathError(f"{shown_name(name)}: {part!r} is a file, not a folder; not written")
             if last and is_dir:
                 raise UnsafePathError(f"{shown_name(name)}: is a folder; not written")
+            if last and not stat.S_ISREG(mode):  # a pipe or a device would block or be written through
+                raise UnsafePathError(f"{shown_name(name)}: is not a regular file; not written")
         return self.root.joinpath(*parts), True
 
     def _root_real(self) -> str:
@@ -277,9 +291,9 @@ class Workspace:
             self._real_root = os.path.realpath(self.root)
         return self._real_root
 
-    def _place(self, name: str) -> Path:
+    def _place(self, name: str, walked: tuple[Path, bool] | None = None) -> Path:
         """`resolve`, with the file's folders made (and checked again: a racing symlink shows here)."""
-        path, folders_exist = self._walk(name)
+        path, folders_exist = walked or self._walk(name)
         if folders_exist:
             return path
         try:
@@ -288,8 +302,9 @@ class Workspace:
             raise UnsafePathError(f"{shown_name(name)}: a file stands where its folder must go") from exc
         return self.resolve(name)
 
-    def _put(self, name: str, data: bytes, *, durable: bool) -> Path:
-        path = self._place(name)
+    def _put(self, name: str, data: bytes, *, durable: bool, walked: tuple[Path, bool] | None = None) -> Path:
+        """Write project file `name` atomically; `walked`: `_walk(name)` just done by the caller."""
+        path = self._place(name, walked)
         try:
             atomic_write_bytes(path, data, durable=durable, make_parents=False)
         except (IsADirectoryError, NotADirectoryError, FileExistsError, FileNotFoundError) as exc:
@@ -346,10 +361,11 @@ class Workspace:
         return future
 
     def _write_guarded(self, name: str, data: bytes, ours: frozenset[str]) -> WriteOutcome:
-        path = self.resolve(name)
+        walked = self._walk(name)
+        path = walked[0]
         digest = content_hash(data)
         try:
-            current = path.read_bytes()
+            current = _read_bytes(path)
         except FileNotFoundError:
             current = None
         except OSError as exc:
@@ -362,7 +378,7 @@ class Workspace:
             beside = name + BESIDE_SUFFIX
             self._put(beside, data, durable=False)
             return WriteOutcome(beside, True, digest)
-        self._put(name, data, durable=False)
+        self._put(name, data, durable=False, walked=walked)
         return WriteOutcome(name, False, digest)
 
     def save_state(self, state: dict[str, Any] | bytes, *, final: bool = True) -> None:

@@ -125,3 +125,51 @@ async def test_an_environment_proxy_still_carries_a_plain_http_request(
         await provider.aclose()
         await proxy.stop()
     assert proxy.seen == [f"POST {emulator.base_url}/llama/v1/chat/completions"]
+
+
+REPLY = (
+    b'{"id":"c1","object":"chat.completion","created":1,"model":"m","choices":[{"index":0,'
+    b'"message":{"role":"assistant","content":"fine"},"finish_reason":"stop"}],'
+    b'"usage":{"prompt_tokens":3,"completion_tokens":1,"total_tokens":4}}'
+)
+
+
+class ClosesAfterEachReply:
+    """Answers one request per connection, says `keep-alive`, then closes: the pool must see each
+    idle connection as closed (`is_readable`) and open a new one, never send on a dead one."""
+
+    def __init__(self) -> None:
+        self.connections = 0
+        self.closed = asyncio.Event()
+
+    async def start(self) -> str:
+        self.server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        return f"http://127.0.0.1:{self.server.sockets[0].getsockname()[1]}/v1"
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
+        head = await reader.readuntil(b"\r\n\r\n")
+        length = next(int(v) for k, _, v in (h.partition(b":") for h in head.split(b"\r\n")) if k.lower() == b"content-length")
+        await reader.readexactly(length)
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: keep-alive\r\n"
+                     b"Content-Length: %d\r\n\r\n%s" % (len(REPLY), REPLY))  # fmt: skip
+        await writer.drain()
+        writer.close()
+        await writer.wait_closed()
+        self.closed.set()
+
+
+async def test_a_connection_the_server_closed_is_never_reused(emulator: Any) -> None:
+    # issue 15: the pool's streams look their socket up once; readability must still be asked each time
+    server = ClosesAfterEachReply()
+    base = await server.start()
+    provider = OpenAIProvider(endpoint_for("open_llm", emulator, base_url=base))
+    try:
+        for _ in range(3):
+            server.closed.clear()
+            assert (await provider.complete(MESSAGES, CallOptions())).text == "fine"
+            await server.closed.wait()  # the idle connection is closed before the next request
+    finally:
+        await provider.aclose()
+        server.server.close()
+    assert server.connections == 3

@@ -329,3 +329,14 @@ async def test_a_guarded_write_keeps_a_changed_file_and_writes_beside_it(tmp_pat
     assert out.beside and out.name == "m.py" + BESIDE_SUFFIX
     assert (tmp_path / "m.py").read_text() == "v = 'edited'\n"
     assert (tmp_path / out.name).read_bytes() == second
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="POSIX named pipes")
+async def test_a_named_pipe_where_a_file_goes_is_skipped_not_a_hang(tmp_path: Path) -> None:
+    # the guarded write reads the file there first: a pipe would block that read forever
+    ws = Workspace(tmp_path)
+    os.mkfifo(tmp_path / "main.py")
+    with pytest.raises(UnsafePathError, match="not a regular file"):
+        await ws.awrite_guarded("main.py", b"x = 1\n", frozenset())
+    with pytest.raises(UnsafePathError, match="not a regular file"):
+        ws.resolve("main.py")

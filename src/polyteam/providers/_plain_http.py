@@ -14,6 +14,7 @@ The providers pass `plain_http_client_kwargs()` to their SDK's `DefaultAsyncHttp
 from __future__ import annotations
 
 import functools
+import select
 import socket
 import ssl
 from typing import Any
@@ -39,6 +40,54 @@ def shared_tls_context() -> ssl.SSLContext:
     return httpx2.create_ssl_context()
 
 
+def _readable(sock: socket.socket | None) -> bool:
+    """Whether a read would not block: data, or the peer's close (a socket gone counts as closed)."""
+    fd = -1 if sock is None else sock.fileno()
+    if fd < 0:
+        return True
+    if hasattr(select, "poll"):
+        poller = select.poll()
+        poller.register(fd, select.POLLIN)
+        return bool(poller.poll(0))
+    return bool(select.select([fd], [], [], 0)[0])
+
+
+class _SocketOnceStream(httpcore2.AsyncNetworkStream):
+    """A pooled connection's stream that looks its socket up once. httpcore2 asks every idle
+    connection `is_readable` each time it assigns a request, and anyio answers by building all of
+    the socket's attributes (a `getpeername` system call among them) every time (issue 15)."""
+
+    def __init__(self, inner: httpcore2.AsyncNetworkStream) -> None:
+        self._inner = inner
+        self._socket: socket.socket | None = inner.get_extra_info("socket")
+
+    async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return await self._inner.read(max_bytes, timeout)
+
+    async def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        await self._inner.write(buffer, timeout)
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+    async def start_tls(
+        self, ssl_context: ssl.SSLContext, server_hostname: str | None = None, timeout: float | None = None
+    ) -> httpcore2.AsyncNetworkStream:
+        return _SocketOnceStream(await self._inner.start_tls(ssl_context, server_hostname, timeout))
+
+    def get_extra_info(self, info: str) -> Any:
+        if info == "socket":
+            return self._socket
+        if info == "is_readable":
+            return _readable(self._socket)
+        return self._inner.get_extra_info(info)
+
+
+class _SocketOnceBackend(httpcore2.AnyIOBackend):
+    async def connect_tcp(self, *args: Any, **kwargs: Any) -> httpcore2.AsyncNetworkStream:
+        return _SocketOnceStream(await super().connect_tcp(*args, **kwargs))
+
+
 class LazyTLSTransport(httpx2.AsyncHTTPTransport):
     """httpx's transport with a connection pool that holds no TLS context (httpcore2 builds its
     default, verifying one per `https://` connection, should one ever be made)."""
@@ -53,6 +102,7 @@ class LazyTLSTransport(httpx2.AsyncHTTPTransport):
             max_keepalive_connections=limits.max_keepalive_connections,
             keepalive_expiry=limits.keepalive_expiry,
             socket_options=socket_options,
+            network_backend=_SocketOnceBackend(),
         )
 
 
