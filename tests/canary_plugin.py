@@ -12,6 +12,7 @@ variable to its canary.
 from __future__ import annotations
 
 import os
+import stat
 from pathlib import Path
 
 import pytest
@@ -80,8 +81,9 @@ def scan_tree(root: Path) -> list[str]:
             if filename in ALLOWED_FILE_NAMES or filename.endswith(".canary-ok") or path.is_symlink():
                 continue
             try:
-                if path.stat().st_size > _MAX_FILE_BYTES:
-                    continue
+                info = path.lstat()
+                if not stat.S_ISREG(info.st_mode) or info.st_size > _MAX_FILE_BYTES:
+                    continue  # a pipe or socket a test made would block the read
                 data = path.read_bytes()
             except OSError:
                 continue

@@ -336,7 +336,10 @@ async def test_a_named_pipe_where_a_file_goes_is_skipped_not_a_hang(tmp_path: Pa
     # the guarded write reads the file there first: a pipe would block that read forever
     ws = Workspace(tmp_path)
     os.mkfifo(tmp_path / "main.py")
-    with pytest.raises(UnsafePathError, match="not a regular file"):
-        await ws.awrite_guarded("main.py", b"x = 1\n", frozenset())
-    with pytest.raises(UnsafePathError, match="not a regular file"):
-        ws.resolve("main.py")
+    try:
+        with pytest.raises(UnsafePathError, match="not a regular file"):
+            await ws.awrite_guarded("main.py", b"x = 1\n", frozenset())
+        with pytest.raises(UnsafePathError, match="not a regular file"):
+            ws.resolve("main.py")
+    finally:
+        (tmp_path / "main.py").unlink()
