@@ -229,9 +229,9 @@ def _genai_lookup(endpoint: Endpoint, hosted: bool) -> price_cache.GenaiPrice | 
     if kind_provider and (not candidates or endpoint.kind != "open_llm"):
         candidates.append(kind_provider)
     for provider in dict.fromkeys(candidates):
-        base = _genai_base_price(endpoint.model, provider)
-        if base is not None:
-            return price_cache.GenaiPrice(base.input, base.output, provider, _genai_flat(endpoint.model, provider))
+        found = _genai_rates(endpoint.model, provider)
+        if found is not None:
+            return found
     return None
 
 
@@ -246,23 +246,10 @@ def _provider_for_url(base_url: str) -> str | None:
 
 
 @cache
-def _genai_base_price(model: str, provider: str) -> Price | None:
-    import genai_prices
-
-    try:
-        calc = genai_prices.calc_price(
-            genai_prices.Usage(input_tokens=1, output_tokens=1), model, provider_id=provider
-        )
-    except LookupError:
-        return None
-    price = calc.model_price
-    return Price(_mtok(getattr(price, "input_mtok", None)), _mtok(getattr(price, "output_mtok", None)))
-
-
-@cache
-def _genai_flat(model: str, provider: str) -> bool:
-    """Whether genai-prices costs this model's input and output tokens at one rate each, with no
-    tiers and no fee per request, so that `cost_usd` at its base price is its cost."""
+def _genai_rates(model: str, provider: str) -> price_cache.GenaiPrice | None:
+    """genai-prices' base rates for the model under `provider` (None: it does not know it), and
+    whether they are all there is: one rate each for input and output, no tiers, no fee per
+    request, so that `cost_usd` at them is its cost."""
     from decimal import Decimal
 
     import genai_prices
@@ -272,10 +259,11 @@ def _genai_flat(model: str, provider: str) -> bool:
             genai_prices.Usage(input_tokens=0, output_tokens=0), model, provider_id=provider
         )
     except LookupError:
-        return False
+        return None
     price = calc.model_price
     rates = (getattr(price, "input_mtok", None), getattr(price, "output_mtok", None))
-    return all(isinstance(rate, Decimal) for rate in rates) and calc.total_price == 0
+    flat = all(isinstance(rate, Decimal) for rate in rates) and calc.total_price == 0
+    return price_cache.GenaiPrice(_mtok(rates[0]), _mtok(rates[1]), provider, flat)
 
 
 def _mtok(value: Any) -> float:
