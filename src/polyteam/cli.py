@@ -28,6 +28,20 @@ ConfigDir = Annotated[
 ]
 
 
+Verbose = Annotated[
+    bool,
+    typer.Option("-v", "--verbose", help="Log every attempt, retry and fallback to stderr (as `polyteam -v`)."),
+]
+
+
+def _log(verbose: bool) -> None:
+    """`-v` after the command name: the same run log as `polyteam -v COMMAND`."""
+    if verbose:
+        from polyteam.runlog import enable
+
+        enable("debug")
+
+
 def _print_version(value: bool) -> None:
     if value:
         from polyteam import __version__
@@ -80,8 +94,10 @@ def run(
     capture: Annotated[
         bool, typer.Option("--capture", help="Keep each prompt and reply, redacted, in .polyteam/calls/.")
     ] = False,
+    verbose: Verbose = False,
 ) -> None:
     """Run the team on REQUIREMENT and write the project."""
+    _log(verbose)
     from polyteam.commands import run as cmd
 
     cmd.run(
@@ -117,8 +133,10 @@ def check(
         bool, typer.Option("--ping", help="Send a tiny request to each routed endpoint.")
     ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+    verbose: Verbose = False,
 ) -> None:
     """Validate the configuration; --ping reaches each endpoint."""
+    _log(verbose)
     from polyteam.commands import check as cmd
 
     cmd.run(config_dir=config_dir, ping=ping, as_json=as_json)
@@ -133,8 +151,10 @@ def ask(
     as_json: Annotated[
         bool, typer.Option("--json", help="Print the reply and its metadata as JSON.")
     ] = False,
+    verbose: Verbose = False,
 ) -> None:
     """Send one prompt routed exactly as ROLE/ACTION would be."""
+    _log(verbose)
     from polyteam.commands import ask as cmd
 
     cmd.run(prompt=prompt, role=role, action=action, config_dir=config_dir, as_json=as_json)

@@ -101,6 +101,20 @@ def test_verbose_logs_every_attempt_retry_and_fallback_and_capture_keeps_each_ca
     assert prd["reply"] and prd["request_id"]
 
 
+def test_verbose_after_the_command_name_logs_the_same(make_emulator: Any, tmp_path: Path) -> None:
+    # users write `polyteam run "..." -v` as often as `polyteam -v run "..."`
+    emu = make_emulator(responder="team")
+    cfg = _config(tmp_path, emu.base_url)
+    args = ("run", REQUIREMENT, "--workdir", "ws", "--config-dir", str(cfg), "--quiet", "-v")
+    done = run_polyteam(*args, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr + done.stdout
+    attempts = [line for line in done.stderr.splitlines() if ATTEMPT.match(line)]
+    assert len(attempts) == len(_ledger(project_in(tmp_path / "ws"))) > 0
+    asked = run_polyteam("ask", "hello", "--config-dir", str(cfg), "--verbose", cwd=tmp_path)
+    assert asked.returncode == 0, asked.stderr
+    assert any(ATTEMPT.match(line) for line in asked.stderr.splitlines())
+
+
 def test_polyteam_log_env_turns_the_log_on_and_nothing_logs_without_it(
     make_emulator: Any, tmp_path: Path
 ) -> None:
