@@ -191,7 +191,8 @@ class AttemptScope:
         took = time.perf_counter() - self._started
         if completion is None:
             text = redact(str(error)).splitlines()[0] if error is not None and str(error) else ""
-            return f"{head}: failed {kind} in {took:.2f}s: {text}"
+            rid = getattr(error, "request_id", None)
+            return f"{head}: failed {kind} in {took:.2f}s: {text}" + (f" id={rid}" if rid else "")
         price = f" ${cost:.6f}" if cost is not None else ""
         rid = getattr(completion, "request_id", None)
         extra = f" finish={completion.finish_reason}" if completion.finish_reason else ""

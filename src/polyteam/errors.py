@@ -77,6 +77,8 @@ class ProviderError(PolyteamError):
     billed: ClassVar[bool] = False
     #: seconds the provider asked us to wait (Retry-After): rate limits and server errors carry it
     retry_after: float | None
+    #: the provider's id of the failed request (its request-id header), for its support desk
+    request_id: str | None = None
 
     def __init__(
         self,

@@ -121,7 +121,7 @@ class MeteredProvider(WrapperProvider):
             estimated=(completion.estimated if completion else False) or charged == "estimated",
             call_id=call.call_id,
             endpoint=endpoint,
-            request_id=completion.request_id if completion else None,
+            request_id=completion.request_id if completion else getattr(error, "request_id", None),
             finish_reason=completion.finish_reason if completion else None,
             attempt_id=attempt.start.attempt_id,
             reported_usage=reported,

@@ -62,6 +62,11 @@ class Hostile:
             return await self._endless(request)
         if behaviour == "huge":
             return web.json_response(_reply("x" * 1_000_000, USAGE))
+        if behaviour == "bad-request-id":  # a 500 naming itself with junk, markup and the caller's key
+            key = request.headers.get("Authorization", "").removeprefix("Bearer ")
+            rid = f"req_<b>{'9' * 30}</b>;{key};" + "x" * 300
+            return web.json_response({"error": {"message": "boom", "type": "server_error"}}, status=500,
+                                     headers={"x-request-id": rid})  # fmt: skip
         if behaviour in ("silent", "stall"):
             assert self._stop is not None
             if behaviour == "stall" and body.get("stream"):

@@ -50,6 +50,27 @@ async def test_malformed_replies_are_retried_server_errors_then_fall_back(
     assert answer.completion.text == "fine" and answer.llm == "good"
 
 
+async def test_a_failed_requests_id_is_kept_bounded_plain_and_without_the_key(tmp_path: Path) -> None:
+    # issue 16: a failed attempt's ledger line names the provider's request id; the header is the server's text
+    (tmp_path / "multi_llm_config.yaml").write_text(
+        "DEFAULT_LLM: bad\nMODEL_LIST:\n  bad:\n    base_url: BASE\n    model: m\n"
+        "    api_key: sk-hostile-canary-0123456789\n"
+    )
+    with Hostile() as server:
+        text = (tmp_path / "multi_llm_config.yaml").read_text().replace("BASE", server.base("bad-request-id"))
+        (tmp_path / "multi_llm_config.yaml").write_text(text)
+        router = load_settings(tmp_path, {}, probe=NO_LOCAL).router
+        provider = make_provider(router.default)
+        try:
+            with pytest.raises(ServerError) as caught:
+                await provider.complete(HELLO, CallOptions())
+        finally:
+            await provider.aclose()
+    rid = caught.value.request_id
+    assert rid is not None and rid.startswith("req_b999") and len(rid) <= 128
+    assert "<" not in rid and ";" not in rid and "0123456789" not in rid
+
+
 async def _no_wait(_seconds: float) -> None:
     return None
 

@@ -8,6 +8,7 @@ httpx-based SDKs' errors share) and the `Completion` built from reported or esti
 from __future__ import annotations
 
 import email.utils
+import re
 import time
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
@@ -81,6 +82,22 @@ def make_error(
     if issubclass(cls, (RateLimitError, ServerError)):
         kwargs["retry_after"] = retry_after_s
     return cls(one_line(message), **kwargs)
+
+
+#: the headers a provider names a request by (OpenAI and OpenAI-compatible servers, Anthropic)
+_REQUEST_ID_HEADERS = ("x-request-id", "request-id")
+_REQUEST_ID_CHARS = re.compile(r"[^A-Za-z0-9._:/-]")
+
+
+def with_request_id(error: ProviderError, headers: Mapping[str, str] | None) -> ProviderError:
+    """`error`, carrying the failed request's id from the server's reply headers (bounded, redacted)."""
+    for name in _REQUEST_ID_HEADERS:
+        value = headers.get(name) if headers is not None else None
+        safe = _REQUEST_ID_CHARS.sub("", str(value or ""))[:128]  # a server's text: no control characters
+        if safe:
+            error.request_id = redact(safe)
+            break
+    return error
 
 
 def secret_value(endpoint: Endpoint, field: str = "api_key") -> str:

@@ -37,6 +37,7 @@ from polyteam.providers._common import (
     reply_request_id,
     retry_after,
     secret_value,
+    with_request_id,
 )
 from polyteam.providers._plain_http import is_plain_http, keepalive_socket_options, plain_http_client_kwargs
 from polyteam.providers.base import CallOptions, Completion, Delta, Endpoint, Message, Stream
@@ -249,7 +250,7 @@ class AnthropicProvider:
             cls = ServerError
         else:
             cls = BadRequestError
-        return make_error(
+        error = make_error(
             cls,
             self.endpoint,
             message,
@@ -257,3 +258,4 @@ class AnthropicProvider:
             code=exc.error_code or kind or None,
             retry_after_s=wait,
         )
+        return with_request_id(error, exc.response.headers)

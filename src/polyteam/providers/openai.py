@@ -46,6 +46,7 @@ from polyteam.providers._common import (
     reply_request_id,
     retry_after,
     secret_value,
+    with_request_id,
 )
 from polyteam.providers._plain_http import SDK_LIMITS, is_plain_http, plain_http_client_kwargs
 from polyteam.providers.base import CallOptions, Completion, Delta, Endpoint, Message, Stream
@@ -263,7 +264,7 @@ class OpenAIProvider:
             # an error event inside a 200 stream (§2a): classify by its type/code
             return self._classify(None, code, kind, message, None)
         wait = retry_after(exc.response.headers)
-        return self._classify(exc.status_code, code, kind, message, wait)
+        return with_request_id(self._classify(exc.status_code, code, kind, message, wait), exc.response.headers)
 
     def _classify(
         self, status: int | None, code: object, kind: str, message: object, wait: float | None
