@@ -166,6 +166,31 @@ def test_an_unpriced_hosted_route_under_a_budget_exits_2_before_any_request(tmp_
     assert not (tmp_path / "ws").exists()
 
 
+def test_check_refuses_an_unpriced_route_under_max_budget_as_the_run_would(tmp_path: Path) -> None:
+    # issue 11 leftover: `check` said "ok" to a config whose run then exited 2 before any request
+    routing = (
+        "WriteCode: qwen-max\nMODEL_LIST:\n  qwen-max:\n"
+        '    open_llm_api_base: "https://dashscope.aliyuncs.com/compatible-mode/v1"\n'
+        f'    api_key: "{canary.OPEN_LLM_API_KEY}"\n'
+    )
+    line = (
+        "multi_llm_config.yaml: WriteCode: routes to qwen-max at dashscope.aliyuncs.com, which has no known "
+        "price; add price: {input: …, output: …} under MODEL_LIST.qwen-max, or run without a budget"
+    )
+    capped = write_config(tmp_path / "capped", "http://127.0.0.1:9", extra="MAX_BUDGET: 2\n", routing=routing)
+    checked = run_polyteam("check", "--config-dir", str(capped), cwd=tmp_path)
+    assert (checked.returncode, checked.stderr.strip().splitlines()) == (2, [line])
+    as_json = run_polyteam("check", "--json", "--config-dir", str(capped), cwd=tmp_path)
+    document = json.loads(as_json.stdout)
+    assert as_json.returncode == 2 and document["ok"] is False
+    assert [i["key"] for i in document["issues"]] == ["WriteCode"] and "no known price" in as_json.stdout
+    uncapped = write_config(tmp_path / "uncapped", "http://127.0.0.1:9", routing=routing)
+    checked = run_polyteam("check", "--config-dir", str(uncapped), cwd=tmp_path)
+    assert checked.returncode == 0 and checked.stdout.strip() == "ok"
+    assert "no known price for qwen-max at dashscope.aliyuncs.com: counted as $0" in checked.stderr
+    assert_no_canary(checked.stdout + checked.stderr + as_json.stdout, "check output")
+
+
 @pytest.mark.parametrize("value", ["nan", "inf", "0", "-1"])
 def test_a_budget_that_is_not_a_positive_amount_exits_2(tmp_path: Path, value: str) -> None:
     with HostileServer() as server:

@@ -1,7 +1,8 @@
 """`polyteam check [--ping]`: validate the configuration; with --ping, reach every routed endpoint.
 
-Validation is `polyteam.config`'s (a bad configuration raises ConfigError, which cli.py prints
-one issue per line with exit status 2). The ping sends one tiny request per distinct endpoint,
+Validation is `polyteam.config`'s, and a run's price check (`polyteam.budget.check_prices`: under
+MAX_BUDGET an unpriced route is an error); a bad configuration raises ConfigError, which cli.py
+prints one issue per line with exit status 2. The ping sends one tiny request per distinct endpoint,
 through the gateway with one attempt and no fallback, so each line is about that endpoint alone.
 """
 
@@ -9,9 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import os
+import sys
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -35,14 +39,12 @@ def run(config_dir: Path | None = None, ping: bool = False, as_json: bool = Fals
 
     `as_json`: one JSON document on stdout instead (`polyteam.commands.check_json`), also for a
     bad configuration (its issues, exit 2)."""
-    from polyteam.config import load_settings
-
     if as_json:
         from polyteam.commands.check_json import run_json
 
-        run_json(config_dir, ping, load_settings, ping_all)
+        run_json(config_dir, ping, load_checked, ping_all)
         return
-    settings = load_settings(config_dir, os.environ)
+    settings = load_checked(config_dir, os.environ)
     if not ping:
         print("ok")
         return
@@ -55,6 +57,23 @@ def run(config_dir: Path | None = None, ping: bool = False, as_json: bool = Fals
     if not all(r.ok for r in results):
         raise typer.Exit(1)
     print("ok")
+
+
+def load_checked(config_dir: Path | None, environ: Mapping[str, str]) -> Any:
+    """The settings, checked as a run would check them before its first call: under MAX_BUDGET a
+    route (or a fallback) to a model with no known price is a configuration error, as in `run`.
+
+    Raises:
+        ConfigError: a bad configuration, or an unpriced route under MAX_BUDGET.
+    """
+    from polyteam.budget import check_prices
+    from polyteam.config import load_settings
+
+    settings = load_settings(config_dir, environ)
+    warning = check_prices(settings, settings.max_budget)
+    if warning:
+        print(warning, file=sys.stderr)
+    return settings
 
 
 def _ping_failure(route: Route, exc: Exception) -> str:
