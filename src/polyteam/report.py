@@ -159,17 +159,7 @@ def build_report(project_dir: str | os.PathLike[str]) -> dict[str, Any]:
     report = {
         "project": str(project),
         "ledger": str(ledger),
-        "totals": {
-            "calls": len(rows),
-            "logical_calls": logical,
-            "ok": sum(1 for r in rows if r.get("ok")),
-            "failed": sum(1 for r in rows if not r.get("ok")),
-            "input_tokens": sum(int(_num(r.get("input_tokens"))) for r in rows),
-            "output_tokens": sum(int(_num(r.get("output_tokens"))) for r in rows),
-            "cost_usd": actual,
-            "latency_s": round(sum(_num(r.get("latency_s")) for r in rows), 3),
-            "estimated": sum(1 for r in rows if r.get("estimated")),
-        },
+        "totals": _totals(rows, logical, actual),
         "by_role": _group(rows, ("role",)),
         "by_action": _group(rows, ("action",)),
         "by_model": by_model,
@@ -197,6 +187,20 @@ def build_report(project_dir: str | os.PathLike[str]) -> dict[str, Any]:
         "quality": _quality(state, project),
     }
     return redact_obj(report)
+
+
+def _totals(rows: list[dict[str, Any]], logical: int, cost_usd: float) -> dict[str, Any]:
+    return {
+        "calls": len(rows),
+        "logical_calls": logical,
+        "ok": sum(1 for r in rows if r.get("ok")),
+        "failed": sum(1 for r in rows if not r.get("ok")),
+        "input_tokens": sum(int(_num(r.get("input_tokens"))) for r in rows),
+        "output_tokens": sum(int(_num(r.get("output_tokens"))) for r in rows),
+        "cost_usd": cost_usd,
+        "latency_s": round(sum(_num(r.get("latency_s")) for r in rows), 3),
+        "estimated": sum(1 for r in rows if r.get("estimated")),
+    }
 
 
 def _quality(state: dict[str, Any], project: Path) -> dict[str, Any]:

@@ -225,11 +225,9 @@ def run(
     warning = check_prices(settings, cap)  # an unpriced route under a budget: exit 2, nothing sent
     console = Console(highlight=False)
     errors = Console(stderr=True, highlight=False)
-    notice = _bundled_notice(settings)
-    if notice:
-        errors.print(notice, markup=False, soft_wrap=True)
-    if warning:
-        errors.print(warning, markup=False, soft_wrap=True)
+    for line in (_bundled_notice(settings), warning):
+        if line:
+            errors.print(line, markup=False, soft_wrap=True)
 
     team = Team.standard(settings, capture=capture)
     progress = make_progress(console, quiet=quiet or as_json)
@@ -238,14 +236,8 @@ def run(
             if resume is not None:
                 coro = team.aresume(resume, review_k=review_k, budget=budget, on_event=progress, redo=redo)
             else:
-                coro = team.arun(
-                    requirement or "",
-                    workdir=workdir,
-                    overwrite=overwrite,
-                    review_k=review_k,
-                    budget=budget,
-                    on_event=progress,
-                )
+                coro = team.arun(requirement or "", workdir=workdir, overwrite=overwrite, review_k=review_k,
+                                 budget=budget, on_event=progress)  # fmt: skip
             path, summary = asyncio.run(coro)
     except KeyboardInterrupt:
         where = team.project_path
