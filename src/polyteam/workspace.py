@@ -85,6 +85,16 @@ _io_pool: ThreadPoolExecutor | None = None
 _io_pool_lock = threading.Lock()
 
 
+def _forget_io_pool() -> None:
+    """In a forked child the parent's I/O thread does not exist: the child starts its own."""
+    global _io_pool
+    _io_pool = None
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_io_pool)
+
+
 def _io_executor() -> ThreadPoolExecutor:
     """The process's thread for project files and intermediate checkpoints: one, not the loop's
     default pool (up to six on two cores), whose threads fought the event loop for the GIL when many
@@ -169,8 +179,8 @@ class Workspace:
             last = i == len(parts) - 1
             try:
                 mode = os.lstat(probe).st_mode
-            except FileNotFoundError:
-                return self.root.joinpath(*parts), last
+            except FileNotFoundError:  # the folders above exist when this is the file (the root: asked)
+                return self.root.joinpath(*parts), last and (i > 0 or os.path.isdir(self.root))
             except NotADirectoryError:  # a racing file where a folder was
                 raise UnsafePathError(f"{shown_name(name)}: a file stands where its folder must go") from None
             if stat.S_ISLNK(mode):
@@ -213,8 +223,10 @@ class Workspace:
         path = self._place(name, walked)
         try:
             atomic_write_bytes(path, data, durable=durable, make_parents=False)
-        except (IsADirectoryError, NotADirectoryError, FileExistsError, FileNotFoundError) as exc:
+        except (IsADirectoryError, NotADirectoryError, FileExistsError) as exc:  # a racing folder
             raise UnsafePathError(f"{shown_name(name)}: collides with a folder; not written") from exc
+        except FileNotFoundError as exc:  # its folder was removed while it was being written
+            raise UnsafePathError(f"{shown_name(name)}: its folder is gone; not written") from exc
         if not durable:
             with self._lock:
                 self._unsynced[name] = None

@@ -343,3 +343,19 @@ async def test_a_named_pipe_where_a_file_goes_is_skipped_not_a_hang(tmp_path: Pa
             ws.resolve("main.py")
     finally:
         (tmp_path / "main.py").unlink()
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="POSIX fork")
+async def test_a_forked_child_writes_through_its_own_io_thread(tmp_path: Path) -> None:
+    # the parent's polyteam-io thread does not survive fork(); a child that writes must not hang on it
+    await Workspace(tmp_path / "parent").awrite_text("a.py", "a = 1\n")  # the parent's thread exists now
+    pid = os.fork()
+    if pid == 0:  # the child: one write, then out without running the parent's cleanup
+        try:
+            asyncio.run(Workspace(tmp_path / "child").awrite_text("b.py", "b = 1\n"))
+            os._exit(0)
+        except BaseException:
+            os._exit(1)
+    _, status = await asyncio.to_thread(os.waitpid, pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert (tmp_path / "child" / "b.py").read_text() == "b = 1\n"
