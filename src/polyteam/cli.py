@@ -30,16 +30,16 @@ ConfigDir = Annotated[
 
 Verbose = Annotated[
     bool,
-    typer.Option("-v", "--verbose", help="Log every attempt, retry and fallback to stderr (as `polyteam -v`)."),
+    typer.Option("-v", "--verbose", help="Log every attempt, retry, fallback, repair and re-ask to stderr."),
 ]
 
 
-def _log(verbose: bool) -> None:
-    """`-v` after the command name: the same run log as `polyteam -v COMMAND`."""
-    if verbose:
+def _log(verbose: bool, level: str = "") -> None:
+    """The run log: `-v` before or after the command name, else POLYTEAM_LOG's `level`."""
+    if verbose or level:
         from polyteam.runlog import enable
 
-        enable("debug")
+        enable("debug" if verbose else level)
 
 
 def _print_version(value: bool) -> None:
@@ -56,19 +56,10 @@ def options(
         bool,
         typer.Option("--version", callback=_print_version, is_eager=True, help="Print the version and exit."),
     ] = False,
-    verbose: Annotated[
-        bool,
-        typer.Option(
-            "-v", "--verbose", help="Log every attempt, retry, fallback, repair and re-ask to stderr."
-        ),
-    ] = False,
+    verbose: Verbose = False,
 ) -> None:
     """Options for every command (POLYTEAM_LOG=debug is -v from the environment)."""
-    level = os.environ.get("POLYTEAM_LOG", "")
-    if verbose or level:
-        from polyteam.runlog import enable
-
-        enable("debug" if verbose else level)
+    _log(verbose, os.environ.get("POLYTEAM_LOG", ""))
 
 
 @app.command()

@@ -1,7 +1,7 @@
 """The writes inside a project folder (its name and creation: `polyteam.project_dir`, re-exported).
 
-Owns: resolving a checked name to a path that stays inside the project (no symlink escapes; a file where a folder must go is an `UnsafePathError`, reported
-and skipped by the caller), writing project files without clobbering what a user changed
+Owns: resolving a checked name to a path that stays inside the project (no symlink escapes; a file
+where a folder must go is an `UnsafePathError`, reported and skipped by the caller), writing project files without clobbering what a user changed
 (`awrite_guarded`), and checkpointing `.polyteam/state.json`.
 
 A running team uses the async writes, which never block the event loop (the work runs in the
@@ -61,6 +61,7 @@ __all__ = [
     "WriteOutcome",
     "atomic_write_bytes",
     "check_relative_path",
+    "compact_json",
     "content_hash",
     "create_project_dir",
     "is_binary_asset",
@@ -120,8 +121,9 @@ def _read_bytes(path: Path) -> bytes:
         os.close(fd)
 
 
-def _compact(state: dict[str, Any]) -> bytes:
-    return (json.dumps(state, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8")
+def compact_json(value: Any) -> str:
+    """`value` as compact JSON (json's C encoder serves only the form without indent: 3x faster)."""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
 @dataclass(frozen=True)
@@ -359,8 +361,7 @@ class Workspace:
 
     def _snapshot(self, state: dict[str, Any] | bytes, final: bool) -> None:
         """Make `state` the newest snapshot: a JSON object, or its serialised form (one line)."""
-        # compact: json's C encoder is used only without indent (3x faster, on every checkpoint)
-        data = state if isinstance(state, bytes) else _compact(state)
+        data = state if isinstance(state, bytes) else (compact_json(state) + "\n").encode("utf-8")
         with self._lock:
             previous = self._pending
             # a final snapshot not yet on disk stays final when a newer one replaces it

@@ -2,8 +2,9 @@
 
 Owns the rule that an action whose key is in the saved state is answered from it, never requested
 again (`replay`), and that every completed action is recorded and saved before anything else
-happens (`record`; on disk before the next request leaves, `flushed`); the elapsed time of this session and of the whole run. Registered secrets are
-masked in every output before it is recorded or handed on, so no file, prompt or state holds one.
+happens (`record`; on disk before the next request leaves, `flushed`); the elapsed time of this
+session and of the whole run. Registered secrets are masked in every output before it is recorded
+or handed on, so no file, prompt or state holds one.
 The state's shape is `team/state.py`'s; the durable write is `polyteam.workspace`'s.
 """
 
@@ -96,8 +97,7 @@ class Checkpoint:
     async def save(self, *, final: bool = False) -> None:
         """Checkpoint and wait until it is on disk, without blocking the event loop; `final` first
         makes the written files durable."""
-        self.state.elapsed_s = self._base_elapsed + self.session_s
-        await self.state.asave(self.workspace, final=final)
+        await self.workspace.asave_state(self._current(), final=final)
 
     def save_soon(self) -> None:
         """Checkpoint without waiting: the state is serialised once before the next write takes it
@@ -114,5 +114,4 @@ class Checkpoint:
 
     def save_now(self) -> None:
         """Checkpoint now, blocking and final (the interrupt path, where nothing else may run)."""
-        self.state.elapsed_s = self._base_elapsed + self.session_s
-        self.state.save(self.workspace)
+        self.workspace.save_state(self._current())

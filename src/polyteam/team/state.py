@@ -9,8 +9,6 @@ A key in `done` is never requested again: a resumed run takes its output from he
 
 from __future__ import annotations
 
-import functools
-import json
 import time
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -20,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from polyteam.config.schema import MAX_REVIEW_K
 from polyteam.errors import PolyteamError
 from polyteam.redact import redact_obj, redact_secrets_obj
-from polyteam.workspace import Workspace
+from polyteam.workspace import Workspace, compact_json
 
 Status = Literal["running", "done", "budget", "interrupted", "failed"]
 STATE_VERSION = 1
@@ -67,9 +65,6 @@ def _first_issue(exc: ValidationError) -> str:
     err = exc.errors()[0]
     where = ".".join(str(p) for p in err.get("loc", ())) or "(top level)"
     return f"key {where[:80]!r}: {err.get('msg', 'invalid')}"
-
-
-_dumps = functools.partial(json.dumps, ensure_ascii=False, separators=(",", ":"))
 
 
 @dataclass
@@ -126,11 +121,11 @@ class RunState:
         for key, value in done.items():
             cached = self._serialised.get(key)
             if cached is None or cached[0] is not value:  # new, or replaced since
-                cached = self._serialised[key] = (value, _dumps(key) + ":" + _dumps(value))
+                cached = self._serialised[key] = (value, compact_json(key) + ":" + compact_json(value))
             parts.append(cached[1])
         if len(self._serialised) > len(done):
             self._serialised = {k: v for k, v in self._serialised.items() if k in done}
-        return ('{"done":{' + ",".join(parts) + "}," + _dumps(rest)[1:] + "\n").encode("utf-8")
+        return ('{"done":{' + ",".join(parts) + "}," + compact_json(rest)[1:] + "\n").encode("utf-8")
 
     def record_done(self, key: str, output: dict[str, Any], usage: dict[str, Any]) -> None:
         """Keep an action's output (its JSON form) and usage under `key`, masked here, once."""
